@@ -1,0 +1,56 @@
+# bluegreen-operator: every developer and CI entry point. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export BLUEGREEN_CLUSTER_DIR ?= $(CURDIR)/.cluster
+
+##@ General
+help: ## List every target with one line each
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+
+##@ Set-up
+venv: $(VENV)/.installed ## Create the Python virtual environment with the project and its dev tools
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+toolchain: ## Build and cache etcd, Kubernetes, kwok, Terraform and the provider mirror (no-op when cached)
+	hack/build-toolchain.sh
+
+##@ Local cluster
+cluster: toolchain ## Start the local control plane with KWOK nodes; kubeconfig in .cluster/kubeconfig
+	hack/cluster-up.sh
+
+cluster-down: ## Stop exactly the processes `make cluster` started and remove its state
+	hack/cluster-down.sh
+
+##@ Quality
+lint: venv ## ruff, mypy --strict, import layers, Terraform fmt/validate, hadolint
+	$(VENV)/bin/ruff check operator tests bench app
+	$(VENV)/bin/ruff format --check operator tests bench app
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	hack/lint-terraform.sh
+	hack/lint-dockerfiles.sh
+
+unit: venv ## Unit tests only (no cluster)
+	$(VENV)/bin/pytest tests/unit app/tests
+
+test: venv toolchain lint ## Everything: lint, unit, integration on the local cluster (started if needed)
+	hack/run-tests.sh
+
+bench: venv toolchain ## Benchmarks on the local cluster; results in BENCHMARKS.md
+	hack/run-bench.sh
+
+##@ Run
+demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours
+	hack/demo.sh
+
+run: venv ## Run the operator locally against $$KUBECONFIG
+	$(VENV)/bin/bluegreen-operator
+
+.PHONY: help venv toolchain cluster cluster-down lint unit test bench demo run

@@ -1,0 +1,1 @@
+"""Blue/green releases for Kubernetes, declared as BlueGreenRelease resources."""

@@ -1,0 +1,1 @@
+"""I/O adapters: they act and observe, and make no decisions."""
