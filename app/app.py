@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 from collections.abc import Mapping, Sequence
 
 from flask import Flask
@@ -60,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         app = create_app()
     except ConfigError as exc:
         parser.exit(2, f"error: {exc}\n")
+    # As PID 1 in a container, Python ignores SIGTERM unless a handler is set, and
+    # the pod would wait out its whole grace period before SIGKILL.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     app.run(host=args.host, port=args.port)
 
 
