@@ -1,0 +1,108 @@
+"""Actions ``decide()`` asks for; the reconciler carries them out in order.
+
+Each action is a frozen value. Actions that produce a result (Terraform,
+checks) have it folded back into status by ``core.results``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bluegreen.core.infrastructure import InfrastructureInputs
+from bluegreen.core.spec import Check
+
+
+@dataclass(frozen=True)
+class ApplyInfrastructure:
+    inputs: InfrastructureInputs
+    inputs_hash: str
+
+
+@dataclass(frozen=True)
+class CheckDrift:
+    inputs: InfrastructureInputs
+
+
+@dataclass(frozen=True)
+class DestroyInfrastructure:
+    inputs: InfrastructureInputs
+
+
+@dataclass(frozen=True)
+class CreateDeployment:
+    manifest: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScaleDeployment:
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class DeleteDeployment:
+    name: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class PatchSelector:
+    """Point a Service at one revision: the only write the operator makes to a Service."""
+
+    service: str
+    selector: Mapping[str, str]
+    revision: str
+    stable: bool
+    """True for the stable Service: a traffic switch, with its Event and metric."""
+
+
+@dataclass(frozen=True)
+class RunHttpCheck:
+    check: Check
+    stage: str
+    revision: str
+    url: str
+    run: int
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    manifest: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteJobs:
+    """Delete this release's check Jobs of revisions other than ``keep_revisions``."""
+
+    keep_revisions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ClearActionAnnotation:
+    raw: str
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    type: str
+    """Normal or Warning."""
+    reason: str
+    message: str
+
+
+Action = (
+    ApplyInfrastructure
+    | CheckDrift
+    | DestroyInfrastructure
+    | CreateDeployment
+    | ScaleDeployment
+    | DeleteDeployment
+    | PatchSelector
+    | RunHttpCheck
+    | CreateJob
+    | DeleteJobs
+    | ClearActionAnnotation
+    | EmitEvent
+)

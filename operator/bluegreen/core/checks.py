@@ -1,0 +1,47 @@
+"""Which checks have to run, and what their recorded results add up to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bluegreen.core.spec import Check
+from bluegreen.core.status import CheckStatus
+
+PASSED, FAILED, RUNNING, PENDING = "Passed", "Failed", "Running", "Pending"
+SMOKE, HOLD = "smoke", "hold"
+
+
+def latest(
+    results: Iterable[CheckStatus], stage: str, name: str, revision: str
+) -> CheckStatus | None:
+    """The most recent run of one check for one revision and stage."""
+    runs = [r for r in results if r.stage == stage and r.name == name and r.revision == revision]
+    return max(runs, key=lambda r: r.run, default=None)
+
+
+def upsert(results: Iterable[CheckStatus], entry: CheckStatus) -> tuple[CheckStatus, ...]:
+    """Replace the entry of the same check, stage and revision (one line per check)."""
+    kept = [
+        r
+        for r in results
+        if not (r.stage == entry.stage and r.name == entry.name and r.revision == entry.revision)
+    ]
+    return (*kept, entry)
+
+
+def keep_revisions(
+    results: Iterable[CheckStatus], revisions: Iterable[str]
+) -> tuple[CheckStatus, ...]:
+    wanted = set(revisions)
+    return tuple(r for r in results if r.revision in wanted)
+
+
+def summary(checks: Iterable[Check], results: Iterable[CheckStatus], stage: str, rev: str) -> str:
+    """PASSED when every check passed, FAILED when any failed, else PENDING."""
+    listed = list(results)
+    phases = [getattr(latest(listed, stage, c.name, rev), "phase", PENDING) for c in checks]
+    if FAILED in phases:
+        return FAILED
+    if all(p == PASSED for p in phases):
+        return PASSED
+    return PENDING

@@ -1,0 +1,837 @@
+"""The release state machine: ``decide(ctx, raw_spec, status, observed, now)``.
+
+This function has no side effects: it never awaits, never reads the clock and
+never calls an API. It looks at the spec, the stored status and a snapshot of
+the cluster, and returns a frozen Decision: the actions to carry out, the
+status to write after them, and when to look again. Because every decision is
+derived from stored status plus live observation, running it again after a
+crash at any instant leads to the same end state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bluegreen.core import checks as chk
+from bluegreen.core import names
+from bluegreen.core.actions import (
+    ApplyInfrastructure,
+    CheckDrift,
+    ClearActionAnnotation,
+    CreateDeployment,
+    CreateJob,
+    DeleteDeployment,
+    DeleteJobs,
+    PatchSelector,
+    RunHttpCheck,
+    ScaleDeployment,
+)
+from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
+from bluegreen.core.context import ReleaseContext
+from bluegreen.core.decision import Decision, Draft
+from bluegreen.core.errors import SpecError
+from bluegreen.core.human_actions import parse_action
+from bluegreen.core.infrastructure import InfrastructureInputs, inputs_hash
+from bluegreen.core.manifests import build_check_job, build_deployment
+from bluegreen.core.observed import Observed
+from bluegreen.core.revision import compute_revision
+from bluegreen.core.spec import Check, ReleaseSpec, parse_spec
+from bluegreen.core.status import (
+    HISTORY_LIMIT,
+    IN_FLIGHT_PHASES,
+    ActiveRevision,
+    Candidate,
+    CheckStatus,
+    HistoryEntry,
+    LastAction,
+    Phase,
+    Previous,
+    ReleaseStatus,
+)
+from bluegreen.core.timefmt import format_time, parse_time
+
+
+def decide(
+    ctx: ReleaseContext,
+    raw_spec: Mapping[str, Any],
+    status: ReleaseStatus,
+    observed: Observed,
+    now: datetime,
+) -> Decision:
+    """Decide the next step of one release. Pure: same inputs, same Decision."""
+    draft = Draft(status=status)
+    draft.set(observed_generation=ctx.generation)
+    try:
+        spec = parse_spec(raw_spec)
+    except SpecError as err:
+        draft.stalled = (err.reason, err.message)
+        if status.message != err.message:
+            draft.event(err.reason, err.message, warning=True)
+        draft.set(message=err.message, phase=Phase.FAILED)
+        return _finish(ctx, draft, observed, now, None)
+    _Release(ctx, spec, draft, observed, now).run()
+    return _finish(ctx, draft, observed, now, spec)
+
+
+class _Release:
+    """One decide() call's working state; a plain helper, discarded on return."""
+
+    def __init__(
+        self,
+        ctx: ReleaseContext,
+        spec: ReleaseSpec,
+        draft: Draft,
+        observed: Observed,
+        now: datetime,
+    ) -> None:
+        self.ctx, self.spec, self.draft, self.obs, self.now = ctx, spec, draft, observed, now
+        self.stamp = format_time(now)
+        self.desired = compute_revision(spec.template)
+
+    @property
+    def status(self) -> ReleaseStatus:
+        return self.draft.status
+
+    # -- the steps, in order; each returns True when this decision is complete --
+
+    def run(self) -> None:
+        self._track_desired_revision()
+        for step in (
+            self._human_action,
+            self._infrastructure,
+            self._confirm_switch,
+            self._revert_by_spec,
+        ):
+            if step():
+                return
+        if self.status.active and self.status.active.revision == self.desired:
+            self._desired_is_active()
+        elif self.status.failed_revision == self.desired:
+            self._desired_has_failed()
+        else:
+            self._release_candidate()
+
+    def _track_desired_revision(self) -> None:
+        """A new spec revision clears stale approvals and failures of older ones."""
+        if self.status.revision == self.desired:
+            return
+        changes: dict[str, Any] = {"revision": self.desired}
+        if self.status.approved_revision not in ("", self.desired):
+            changes["approved_revision"] = ""
+        if self.status.failed_revision not in ("", self.desired):
+            changes["failed_revision"] = ""
+        self.draft.set(**changes)
+
+    def _human_action(self) -> bool:
+        raw = self.obs.action
+        if not raw:
+            return False
+        self.draft.act(ClearActionAnnotation(raw))
+        if self.status.last_action and self.status.last_action.raw == raw:
+            return False  # already consumed; only the annotation was left behind
+        action = parse_action(raw)
+        if action is None:
+            result = f"Rejected: unknown action {raw!r}"
+            verb = "unknown"
+        else:
+            verb = action.verb
+            result = self._apply_human_action(action.verb, action.argument)
+        self.draft.set(
+            last_action=LastAction(
+                action=verb, raw=raw, time=self.stamp, result=result, revision=self.desired
+            )
+        )
+        self.draft.event("ActionConsumed", f"{verb}: {result}", warning=result.startswith("Rej"))
+        self.draft.continue_now = True
+        return True
+
+    def _apply_human_action(self, verb: str, argument: str) -> str:
+        status = self.status
+        if verb == "promote":
+            if argument and argument != self.desired:
+                return f"Rejected: revision {argument} is not the desired {self.desired}"
+            self.draft.set(approved_revision=self.desired)
+            return f"Approved revision {self.desired}"
+        if verb == "extend-hold":
+            if not status.previous:
+                return "Rejected: no hold in progress"
+            deadline = parse_time(status.previous.delete_after) or self.now
+            extended = format_time(deadline + timedelta(seconds=int(argument)))
+            self.draft.set(previous=_replace_previous(status.previous, extended))
+            return f"Hold extended to {extended}"
+        if verb == "rollback" or (verb == "abort" and status.previous and not status.preview):
+            return self._rollback("ManualRollback", "rolled back by a human")
+        if verb == "abort":
+            if not status.preview:
+                return "Rejected: nothing in flight"
+            self._fail_candidate("Aborted", "aborted by a human")
+            return f"Aborted revision {self.desired}"
+        return "Rejected"
+
+    def _infrastructure(self) -> bool:
+        inputs = self._infrastructure_inputs()
+        wanted = inputs_hash(inputs, self.ctx.module_checksum)
+        infra = self.status.infrastructure
+        missing = self.obs.stable is None or not self.obs.stable.exists
+        if infra.inputs_hash == wanted and not missing:
+            return self._maybe_check_drift(inputs)
+        first = self.status.active is None
+        if infra.failed_inputs_hash == wanted:
+            failed_at = parse_time(infra.last_failure_time) or self.now
+            retry_at = failed_at + timedelta(seconds=self.ctx.infrastructure_retry_seconds)
+            if self.now < retry_at:
+                self.draft.stalled = ("InfrastructureFailed", infra.message)
+                self.draft.wake_in((retry_at - self.now).total_seconds())
+                if first:
+                    self.draft.set(phase=Phase.FAILED)
+                return True
+        if first:
+            self.draft.set(phase=Phase.PROVISIONING, message="applying infrastructure")
+        self.draft.progress = ("Provisioning", "applying the infrastructure module")
+        self.draft.act(ApplyInfrastructure(inputs=inputs, inputs_hash=wanted))
+        self.draft.continue_now = True
+        return True
+
+    def _maybe_check_drift(self, inputs: InfrastructureInputs) -> bool:
+        interval = self.ctx.drift_interval_seconds
+        if interval <= 0 or self.status.phase not in (Phase.COMPLETE,):
+            return False
+        last = parse_time(self.status.infrastructure.last_drift_check_time)
+        last = last or parse_time(self.status.infrastructure.last_apply_time)
+        due = (last or self.now) + timedelta(seconds=interval)
+        if self.now < due:
+            self.draft.wake_in((due - self.now).total_seconds())
+            return False
+        self.draft.act(CheckDrift(inputs))
+        self.draft.continue_now = True
+        return True
+
+    def _confirm_switch(self) -> bool:
+        """After a selector patch, wait until EndpointSlices show only the new pods."""
+        active = self.status.active
+        if self.status.phase != Phase.SWITCHING or active is None:
+            return False
+        ready = self.obs.stable_endpoints.get(active.revision, 0)
+        others = sum(n for rev, n in self.obs.stable_endpoints.items() if rev != active.revision)
+        if ready < max(active.replicas, 1) or others or self.obs.stable_unknown_endpoints:
+            self.draft.progress = (
+                "Switching",
+                f"waiting for EndpointSlices: {ready}/{active.replicas} ready endpoints of "
+                f"{active.revision}, {others + self.obs.stable_unknown_endpoints} others",
+            )
+            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
+            return True
+        rolled_back = self.status.failed_revision == self.desired
+        self._set(ConditionType.TRAFFIC_SWITCHED, TRUE, "Confirmed", f"serving {active.revision}")
+        self.draft.event(
+            "RolledBack" if rolled_back else "TrafficSwitched",
+            f"stable Service {self.spec.service.name} reaches only {active.revision} "
+            f"({ready} endpoints)",
+            warning=rolled_back,
+        )
+        if rolled_back:
+            self.draft.set(phase=Phase.ROLLED_BACK)
+        elif self.status.previous:
+            self.draft.set(phase=Phase.HOLDING)
+        else:
+            self.draft.set(phase=Phase.COMPLETE)
+        self.draft.continue_now = True
+        return True
+
+    def _revert_by_spec(self) -> bool:
+        """The spec went back to the held previous revision: switch back at once."""
+        previous, active = self.status.previous, self.status.active
+        if not previous or not active or previous.revision != self.desired:
+            return False
+        if active.revision == self.desired:
+            return False
+        result = self._rollback("SpecReverted", "the spec returned to the previous revision")
+        # A revert is what the spec asks for, not a failure: nothing is held any more, and
+        # the abandoned revision becomes a stray, deleted once nothing routes to it.
+        self.draft.set(failed_revision="", previous=None)
+        self.draft.continue_now = True
+        if result.startswith("Rejected"):
+            self.draft.stalled = ("RollbackBlocked", result)
+        return True
+
+    # -- the desired revision is already serving --
+
+    def _desired_is_active(self) -> None:
+        active = self.status.active
+        assert active is not None
+        self._drop_candidate("Superseded")
+        self._set(ConditionType.TRAFFIC_SWITCHED, TRUE, "Confirmed", f"serving {active.revision}")
+        if self.status.previous and self._hold():
+            return
+        observed = self.obs.deployments.get(active.revision)
+        if observed and observed.replicas != self.spec.replicas:
+            self.draft.act(ScaleDeployment(observed.name, self.spec.replicas))
+            self.draft.set(active=_replace_active(active, replicas=self.spec.replicas))
+        if self.status.phase not in (Phase.ROLLED_BACK,):
+            self.draft.set(phase=Phase.COMPLETE, message=f"revision {active.revision} serves")
+        self._delete_strays()
+
+    def _hold(self) -> bool:
+        """Run hold checks until deleteAfter; roll back on a failure. True while holding."""
+        previous = self.status.previous
+        assert previous is not None
+        delete_after = parse_time(previous.delete_after) or self.now
+        if self.status.phase == Phase.HOLDING:
+            verdict = self._run_checks(self.spec.hold.checks, chk.HOLD, self.desired)
+            if verdict == chk.FAILED:
+                self._rollback("HoldCheckFailed", "a hold check failed")
+                return True
+            if self.now < delete_after:
+                remaining = (delete_after - self.now).total_seconds()
+                self.draft.progress = (
+                    "Holding",
+                    f"holding {previous.revision} for {remaining:.0f}s",
+                )
+                self.draft.wake_in(remaining)
+                return True
+            if verdict != chk.PASSED:
+                return True  # a last hold check is still running
+        if self.now < delete_after:
+            self.draft.wake_in((delete_after - self.now).total_seconds())
+            return True
+        return not self._collect_previous()
+
+    def _collect_previous(self) -> bool:
+        """Delete the previous Deployment once nothing can route to it. True when done."""
+        previous = self.status.previous
+        assert previous is not None
+        selector = self.obs.stable.selector if self.obs.stable else None
+        still_routed = self.obs.stable_endpoints.get(previous.revision, 0) > 0
+        if selector == names.revision_selector(self.ctx.name, previous.revision) or still_routed:
+            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
+            return False
+        self.draft.act(DeleteDeployment(previous.deployment, previous.revision))
+        self.draft.event("PreviousDeleted", f"deleted {previous.deployment} after the hold")
+        self.draft.set(previous=None)
+        self.draft.continue_now = True
+        return True
+
+    # -- the desired revision failed and waits for a new spec --
+
+    def _desired_has_failed(self) -> None:
+        self._drop_candidate("Failed", record=False)
+        if self.status.previous:
+            delete_after = parse_time(self.status.previous.delete_after) or self.now
+            if self.now >= delete_after:
+                self._collect_previous()
+            else:
+                self.draft.wake_in((delete_after - self.now).total_seconds())
+        phase = self.status.phase
+        if phase not in (Phase.FAILED, Phase.ROLLED_BACK):
+            self.draft.set(phase=Phase.FAILED)
+        reason = "RolledBack" if self.status.phase == Phase.ROLLED_BACK else "ReleaseFailed"
+        self.draft.stalled = (reason, self.status.message or f"revision {self.desired} failed")
+
+    # -- a new revision: deploy, verify, gate, switch --
+
+    def _release_candidate(self) -> None:
+        self._drop_candidate("Superseded")
+        candidate = self.status.preview
+        if candidate is None:
+            candidate = self._start_candidate()
+        deployment = self.obs.deployments.get(candidate.revision)
+        if deployment is None:
+            # Created but not yet seen (or deleted by hand): creating is idempotent.
+            self.draft.act(CreateDeployment(self._candidate_manifest(candidate.replicas)))
+        self._point_preview()
+        if deployment is None or not deployment.available:
+            self._await_readiness(candidate, deployment is not None)
+            return
+        if not candidate.ready_at:
+            self.draft.set(preview=_replace_candidate(candidate, ready_at=self.stamp))
+            self.draft.event("CandidateReady", f"{candidate.deployment} is available")
+        self.draft.set(
+            preview=_replace_candidate(self.status.preview, ready=deployment.ready_replicas)
+        )
+        self._set(ConditionType.CANDIDATE_READY, TRUE, "Available", candidate.deployment)
+        verdict = self._run_checks(self.spec.smoke_checks, chk.SMOKE, self.desired)
+        if verdict == chk.FAILED:
+            self._fail_candidate("SmokeCheckFailed", self._first_failure(chk.SMOKE))
+            return
+        if verdict != chk.PASSED:
+            self.draft.set(phase=Phase.VERIFYING, message="running smoke checks")
+            self.draft.progress = ("Verifying", "running smoke checks")
+            return
+        self._set(ConditionType.CHECKS_PASSED, TRUE, "Passed", "all smoke checks passed")
+        approved = self.desired in (
+            self.spec.promotion.approved_revision,
+            self.status.approved_revision,
+        )
+        if not self.spec.promotion.auto and not approved:
+            if self.status.phase != Phase.AWAITING_PROMOTION:
+                self.draft.event("AwaitingPromotion", f"revision {self.desired} awaits approval")
+            self.draft.set(phase=Phase.AWAITING_PROMOTION, message="awaiting promotion")
+            self.draft.progress = ("AwaitingPromotion", f"approve revision {self.desired}")
+            return
+        self._switch(deployment.fully_ready)
+
+    def _start_candidate(self) -> Candidate:
+        active = self.status.active
+        observed_active = self.obs.deployments.get(active.revision) if active else None
+        if observed_active is not None:
+            replicas = observed_active.replicas
+        else:
+            replicas = active.replicas if active else self.spec.replicas
+        deadline = self.now + timedelta(seconds=self.spec.readiness_timeout_seconds)
+        candidate = Candidate(
+            revision=self.desired,
+            deployment=names.deployment_name(self.ctx.name, self.desired),
+            image=self.spec.image,
+            replicas=max(replicas, 1),
+            deadline=format_time(deadline),
+            started_at=self.stamp,
+        )
+        self.draft.act(CreateDeployment(self._candidate_manifest(candidate.replicas)))
+        self.draft.event(
+            "CandidateCreated", f"deploying {candidate.deployment} ({self.spec.image})"
+        )
+        self._set(ConditionType.CANDIDATE_READY, FALSE, "Deploying", candidate.deployment)
+        self._set(ConditionType.CHECKS_PASSED, FALSE, "Pending", "smoke checks not run yet")
+        if self.status.active:
+            self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, "Pending", "candidate in flight")
+        self.draft.set(
+            preview=candidate,
+            phase=Phase.DEPLOYING,
+            message=f"deploying {candidate.deployment}",
+            approved_revision=self.status.approved_revision
+            if self.status.approved_revision == self.desired
+            else "",
+        )
+        self.draft.continue_now = True
+        return candidate
+
+    def _candidate_manifest(self, replicas: int) -> dict[str, Any]:
+        return build_deployment(self.ctx, self.spec.template, self.desired, replicas)
+
+    def _point_preview(self) -> None:
+        wanted = names.revision_selector(self.ctx.name, self.desired)
+        preview = self.obs.preview
+        if preview is not None and preview.exists and dict(preview.selector or {}) != wanted:
+            self.draft.act(
+                PatchSelector(self.spec.preview_service_name, wanted, self.desired, stable=False)
+            )
+
+    def _await_readiness(self, candidate: Candidate, seen: bool) -> None:
+        deadline = parse_time(candidate.deadline) or self.now
+        if self.now >= deadline:
+            self._fail_candidate(
+                "ReadinessTimeout",
+                f"{candidate.deployment} was not available within "
+                f"{self.spec.readiness_timeout_seconds}s",
+            )
+            return
+        ready = self.obs.deployments[candidate.revision].ready_replicas if seen else 0
+        self.draft.set(
+            phase=Phase.DEPLOYING,
+            preview=_replace_candidate(candidate, ready=ready),
+            message=f"waiting for {candidate.deployment}: {ready}/{candidate.replicas} ready",
+        )
+        self.draft.progress = ("Deploying", self.status.message)
+        self.draft.wake_in((deadline - self.now).total_seconds())
+
+    def _switch(self, fully_ready: bool) -> None:
+        """Move the stable Service to the candidate; refuse unless every replica is ready."""
+        candidate = self.status.preview
+        assert candidate is not None
+        if not fully_ready:
+            self.draft.set(phase=Phase.VERIFYING, message="switch refused: candidate not ready")
+            self.draft.progress = ("Verifying", "switch refused until every replica is ready")
+            return
+        stable = self.obs.stable
+        if stable is None or not stable.exists:
+            self.draft.progress = ("Provisioning", "stable Service missing")
+            return
+        old_active, old_previous = self.status.active, self.status.previous
+        if old_previous is not None and old_previous.revision != self.desired:
+            # A newer switch retires the older hold; its revision is no longer selected.
+            self.draft.act(DeleteDeployment(old_previous.deployment, old_previous.revision))
+        selector = names.revision_selector(self.ctx.name, self.desired)
+        self.draft.act(PatchSelector(self.spec.service.name, selector, self.desired, stable=True))
+        previous = None
+        if old_active is not None:
+            delete_after = format_time(self.now + timedelta(seconds=self.spec.hold.seconds))
+            previous = Previous(
+                revision=old_active.revision,
+                deployment=old_active.deployment,
+                image=old_active.image,
+                delete_after=delete_after,
+            )
+        self.draft.set(
+            active=ActiveRevision(
+                revision=candidate.revision,
+                deployment=candidate.deployment,
+                image=candidate.image,
+                replicas=candidate.replicas,
+                ready_replicas=candidate.ready_replicas,
+                switched_at=self.stamp,
+            ),
+            previous=previous,
+            preview=None,
+            phase=Phase.SWITCHING,
+            served=True,
+            message=f"switched {self.spec.service.name} to {candidate.revision}",
+            history=_append_history(self.status.history, candidate, self.stamp, "Promoted"),
+        )
+        self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, "Switching", "awaiting EndpointSlices")
+        self.draft.continue_now = True
+
+    # -- shared transitions --
+
+    def _fail_candidate(self, reason: str, message: str) -> None:
+        candidate = self.status.preview
+        self.draft.event(reason, message, warning=True)
+        if candidate is not None:
+            self._delete_unselected(candidate.revision, candidate.deployment)
+            self.draft.set(
+                history=_append_history(self.status.history, candidate, self.stamp, "Failed")
+            )
+        self.draft.set(
+            preview=None, phase=Phase.FAILED, failed_revision=self.desired, message=message
+        )
+        self.draft.stalled = (reason, message)
+        if reason == "SmokeCheckFailed":
+            self._set(ConditionType.CHECKS_PASSED, FALSE, reason, message)
+        elif reason == "ReadinessTimeout":
+            self._set(ConditionType.CANDIDATE_READY, FALSE, reason, message)
+
+    def _rollback(self, reason: str, why: str) -> str:
+        """Switch the stable Service back to the held previous revision."""
+        previous, active = self.status.previous, self.status.active
+        if previous is None or active is None:
+            return "Rejected: no previous revision is held"
+        kept = self.obs.deployments.get(previous.revision)
+        if kept is None or not kept.fully_ready:
+            ready = kept.ready_replicas if kept else 0
+            message = (
+                f"rollback to {previous.revision} blocked: {ready} ready replicas "
+                f"of {kept.replicas if kept else '?'}"
+            )
+            self.draft.stalled = ("RollbackBlocked", message)
+            self.draft.event("RollbackBlocked", message, warning=True)
+            return f"Rejected: {message}"
+        selector = names.revision_selector(self.ctx.name, previous.revision)
+        self.draft.act(
+            PatchSelector(self.spec.service.name, selector, previous.revision, stable=True)
+        )
+        message = f"{why}: switched back from {active.revision} to {previous.revision}"
+        self.draft.event("RollbackStarted", message, warning=True)
+        history = tuple(
+            h
+            if h.revision != active.revision or h.outcome != "Promoted"
+            else HistoryEntry(h.revision, h.image, h.started_at, self.stamp, "RolledBack")
+            for h in self.status.history
+        )
+        self.draft.set(
+            active=ActiveRevision(
+                revision=previous.revision,
+                deployment=previous.deployment,
+                image=previous.image,
+                replicas=kept.replicas,
+                ready_replicas=kept.ready_replicas,
+                switched_at=self.stamp,
+            ),
+            # The bad revision is kept as "previous" only until nothing routes to it.
+            previous=Previous(active.revision, active.deployment, active.image, self.stamp),
+            failed_revision=active.revision,
+            phase=Phase.SWITCHING,
+            message=message,
+            history=history,
+        )
+        self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, reason, message)
+        self.draft.continue_now = True
+        return f"Rolled back to {previous.revision}"
+
+    def _drop_candidate(self, outcome: str, record: bool = True) -> None:
+        """Remove an in-flight candidate that is no longer the desired revision."""
+        candidate = self.status.preview
+        if candidate is None or (candidate.revision == self.desired and outcome == "Superseded"):
+            return
+        self._delete_unselected(candidate.revision, candidate.deployment)
+        if record:
+            self.draft.event(outcome, f"{candidate.deployment} superseded by {self.desired}")
+            self.draft.set(
+                history=_append_history(self.status.history, candidate, self.stamp, outcome)
+            )
+        self.draft.set(preview=None)
+        self.draft.continue_now = True
+
+    def _delete_unselected(self, revision: str, deployment: str) -> None:
+        """Delete a revision's Deployment unless it is active, held or selected."""
+        protected = {r.revision for r in (self.status.active, self.status.previous) if r}
+        selector = self.obs.stable.selector if self.obs.stable else None
+        if revision in protected or selector == names.revision_selector(self.ctx.name, revision):
+            return
+        if revision in self.obs.deployments:
+            self.draft.act(DeleteDeployment(deployment, revision))
+
+    def _delete_strays(self) -> None:
+        """Deployments of this release that no status block accounts for (e.g. a crash)."""
+        keep = {
+            r.revision for r in (self.status.active, self.status.previous, self.status.preview) if r
+        }
+        for revision, deployment in self.obs.deployments.items():
+            if revision not in keep and not deployment.deleting:
+                self._delete_unselected(revision, deployment.name)
+        if any(job.revision not in keep for job in self.obs.jobs.values()):
+            self.draft.act(DeleteJobs(frozenset(keep)))
+        self.draft.set(checks=chk.keep_revisions(self.status.checks, keep))
+
+    def _run_checks(self, checks: tuple[Check, ...], stage: str, revision: str) -> str:
+        """Start due checks and fold in finished Jobs; returns the stage's verdict."""
+        for check in checks:
+            self._advance_check(check, stage, revision)
+        verdict = chk.summary(checks, self.status.checks, stage, revision)
+        if verdict == chk.PENDING:
+            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds * 5)
+        return verdict
+
+    def _advance_check(self, check: Check, stage: str, revision: str) -> None:
+        last = chk.latest(self.status.checks, stage, check.name, revision)
+        if last is not None and last.phase == chk.FAILED:
+            return
+        if last is not None and last.phase == chk.RUNNING and check.job is not None:
+            self._observe_job(check, stage, revision, last)
+            return
+        if last is not None and last.phase == chk.PASSED and not self._rerun_due(stage, last):
+            return
+        run = (last.run + 1) if last else 1
+        url = self._check_url(check, stage)
+        if check.http is not None:
+            self.draft.act(RunHttpCheck(check, stage, revision, url, run))
+            self.draft.continue_now = True
+            return
+        self.draft.act(CreateJob(build_check_job(self.ctx, check, stage, revision, run, url)))
+        entry = CheckStatus(
+            name=check.name,
+            stage=stage,
+            kind=check.kind,
+            revision=revision,
+            phase=chk.RUNNING,
+            message="job created",
+            time=self.stamp,
+            run=run,
+            # Jobs are attempted once; Kubernetes retries inside per backoffLimit.
+            attempts=1,
+        )
+        self.draft.set(checks=chk.upsert(self.status.checks, entry))
+
+    def _observe_job(self, check: Check, stage: str, revision: str, last: CheckStatus) -> None:
+        job_name = names.job_name(self.ctx.name, revision, check.name, stage, last.run)
+        job = self.obs.jobs.get(job_name)
+        if job is None:
+            # Lost before it finished (deleted, or a crash before creation): start it again.
+            url = self._check_url(check, stage)
+            self.draft.act(
+                CreateJob(build_check_job(self.ctx, check, stage, revision, last.run, url))
+            )
+            return
+        if not job.succeeded and not job.failed:
+            return
+        phase = chk.PASSED if job.succeeded else chk.FAILED
+        message = job.message or ("job succeeded" if job.succeeded else "job failed")
+        entry = CheckStatus(
+            name=check.name,
+            stage=stage,
+            kind=check.kind,
+            revision=revision,
+            phase=phase,
+            attempts=last.attempts,
+            message=message,
+            time=self.stamp,
+            run=last.run,
+        )
+        self.draft.set(checks=chk.upsert(self.status.checks, entry))
+        self.draft.event(
+            "CheckPassed"
+            if job.succeeded
+            else ("SmokeCheckFailed" if stage == chk.SMOKE else "HoldCheckFailed"),
+            f"{stage} check {check.name} for {revision}: {message}",
+            warning=not job.succeeded,
+        )
+
+    def _rerun_due(self, stage: str, last: CheckStatus) -> bool:
+        if stage != chk.HOLD:
+            return False
+        ran_at = parse_time(last.time) or self.now
+        due = ran_at + timedelta(seconds=self.spec.hold.check_interval_seconds)
+        previous = self.status.previous
+        hold_ends = parse_time(previous.delete_after) if previous else None
+        if hold_ends is not None and due >= hold_ends:
+            return False
+        if self.now >= due:
+            return True
+        self.draft.wake_in((due - self.now).total_seconds())
+        return False
+
+    def _check_url(self, check: Check, stage: str) -> str:
+        """Smoke checks reach the candidate through the preview Service; hold checks, stable."""
+        service = self.obs.preview if stage == chk.SMOKE else self.obs.stable
+        fallback = self.spec.preview_service_name if stage == chk.SMOKE else self.spec.service.name
+        path = check.http.path if check.http else "/"
+        if check.http is not None and check.http.url:
+            return f"{check.http.url}{path}"
+        port = (check.http.port if check.http else None) or self.spec.service.port
+        host = service.cluster_ip if service and service.cluster_ip else None
+        host = host or f"{fallback}.{self.ctx.namespace}.svc"
+        return f"http://{host}:{port}{path}"
+
+    def _first_failure(self, stage: str) -> str:
+        for result in self.status.checks:
+            if (
+                result.stage == stage
+                and result.revision == self.desired
+                and result.phase == chk.FAILED
+            ):
+                return f"{stage} check {result.name} failed: {result.message}"
+        return f"a {stage} check failed"
+
+    def _infrastructure_inputs(self) -> InfrastructureInputs:
+        return InfrastructureInputs(
+            release=self.ctx.name,
+            release_namespace=self.ctx.namespace,
+            namespace=self.ctx.namespace,
+            create_namespace=self.spec.infrastructure.create_namespace,
+            service_name=self.spec.service.name,
+            service_type=self.spec.service.type,
+            service_port=self.spec.service.port,
+            target_port=self.spec.service.target_port
+            if isinstance(self.spec.service.target_port, int)
+            else 0,
+            preview_service_name=self.spec.preview_service_name,
+            labels=names.release_labels(self.ctx.name),
+            extra_variables=self.spec.infrastructure.variables,
+        )
+
+    def _set(self, kind: str, value: str, reason: str, message: str) -> None:
+        self.draft.set(
+            conditions=set_condition(
+                self.status.conditions,
+                kind,
+                value,
+                reason,
+                message,
+                self.ctx.generation,
+                self.stamp,
+            )
+        )
+
+
+def infrastructure_inputs_for(
+    ctx: ReleaseContext, raw_spec: Mapping[str, Any]
+) -> InfrastructureInputs:
+    """The inputs a (valid) spec asks for; used at deletion to destroy the same state."""
+    spec = parse_spec(raw_spec)
+    return _Release(
+        ctx, spec, Draft(status=ReleaseStatus()), Observed(generation=0), datetime.min
+    )._infrastructure_inputs()
+
+
+def _finish(
+    ctx: ReleaseContext,
+    draft: Draft,
+    observed: Observed,
+    now: datetime,
+    spec: ReleaseSpec | None,
+) -> Decision:
+    """Derive Ready, Reconciling, Stalled and Serving together so they never disagree."""
+    stamp = format_time(now)
+    status = draft.status
+    conds = status.conditions
+
+    def put(kind: str, value: str, reason: str, message: str) -> None:
+        nonlocal conds
+        conds = set_condition(conds, kind, value, reason, message, ctx.generation, stamp)
+
+    desired_live = bool(status.active and status.active.revision == status.revision)
+    if draft.stalled:
+        reason, message = draft.stalled
+        put(ConditionType.STALLED, TRUE, reason, message)
+        put(ConditionType.RECONCILING, FALSE, reason, "needs a human: " + message)
+        put(ConditionType.READY, FALSE, reason, message)
+    else:
+        put(ConditionType.STALLED, FALSE, "Progressing", "")
+        in_flight = status.phase in IN_FLIGHT_PHASES or draft.continue_now
+        if in_flight:
+            reason, message = draft.progress or (status.phase, status.message)
+            put(ConditionType.RECONCILING, TRUE, reason, message)
+            put(ConditionType.READY, FALSE, reason, message)
+        else:
+            put(ConditionType.RECONCILING, FALSE, "Succeeded", status.message)
+            if status.phase == Phase.COMPLETE and desired_live:
+                put(ConditionType.READY, TRUE, "Released", status.message)
+            else:
+                put(ConditionType.READY, FALSE, status.phase, status.message)
+    if spec is not None:
+        infra = status.infrastructure
+        if infra.applied:
+            put(ConditionType.INFRASTRUCTURE_READY, TRUE, "Applied", "infrastructure applied")
+    active = status.active
+    serving = active is not None and observed.stable_endpoints.get(active.revision, 0) > 0
+    if serving and active is not None:
+        put(ConditionType.SERVING, TRUE, "Serving", f"stable Service reaches {active.revision}")
+    else:
+        put(
+            ConditionType.SERVING,
+            FALSE,
+            "NoHealthyEndpoints" if status.served else "NotServedYet",
+            "",
+        )
+    draft.set(conditions=conds)
+    return Decision(
+        status=draft.status,
+        actions=tuple(draft.actions),
+        requeue_after=draft.requeue_after,
+        continue_now=draft.continue_now,
+    )
+
+
+def _append_history(
+    history: tuple[HistoryEntry, ...], candidate: Candidate, finished: str, outcome: str
+) -> tuple[HistoryEntry, ...]:
+    entry = HistoryEntry(
+        revision=candidate.revision,
+        image=candidate.image,
+        started_at=candidate.started_at,
+        finished_at=finished,
+        outcome=outcome,
+    )
+    return (*history, entry)[-HISTORY_LIMIT:]
+
+
+def _replace_previous(previous: Previous, delete_after: str) -> Previous:
+    return Previous(previous.revision, previous.deployment, previous.image, delete_after)
+
+
+def _replace_active(active: ActiveRevision, replicas: int) -> ActiveRevision:
+    return ActiveRevision(
+        active.revision,
+        active.deployment,
+        active.image,
+        replicas,
+        active.ready_replicas,
+        active.switched_at,
+    )
+
+
+def _replace_candidate(
+    candidate: Candidate | None, ready: int | None = None, ready_at: str | None = None
+) -> Candidate | None:
+    if candidate is None:
+        return None
+    return Candidate(
+        revision=candidate.revision,
+        deployment=candidate.deployment,
+        image=candidate.image,
+        replicas=candidate.replicas,
+        deadline=candidate.deadline,
+        started_at=candidate.started_at,
+        ready_replicas=candidate.ready_replicas if ready is None else ready,
+        ready_at=candidate.ready_at if ready_at is None else ready_at,
+    )

@@ -1,0 +1,50 @@
+"""The value decide() returns, and the draft it is built with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bluegreen.core.actions import Action, EmitEvent
+from bluegreen.core.status import ReleaseStatus
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do now, the status to write afterwards, and when to look again."""
+
+    status: ReleaseStatus
+    actions: tuple[Action, ...] = ()
+    requeue_after: float | None = None
+    """Seconds until a deadline needs a look; None waits for the next watch event."""
+    continue_now: bool = False
+    """Another step can run right after these actions (the loop is bounded)."""
+
+
+@dataclass
+class Draft:
+    """A mutable builder local to one decide() call; it never escapes as such."""
+
+    status: ReleaseStatus
+    actions: list[Action] = field(default_factory=list)
+    requeue_after: float | None = None
+    continue_now: bool = False
+    stalled: tuple[str, str] | None = None
+    """(reason, message) when a human is needed."""
+    progress: tuple[str, str] | None = None
+    """(reason, message) describing what is in flight."""
+
+    def set(self, **changes: Any) -> None:
+        self.status = replace(self.status, **changes)
+
+    def act(self, *actions: Action) -> None:
+        self.actions.extend(actions)
+
+    def event(self, reason: str, message: str, warning: bool = False) -> None:
+        self.actions.append(EmitEvent("Warning" if warning else "Normal", reason, message))
+
+    def wake_in(self, seconds: float) -> None:
+        seconds = max(seconds, 0.5)
+        self.requeue_after = (
+            seconds if self.requeue_after is None else min(self.requeue_after, seconds)
+        )

@@ -1,0 +1,279 @@
+"""The typed spec of a BlueGreenRelease, parsed from the custom resource's ``spec``.
+
+The CRD schema rejects most bad input before it reaches us; ``parse_spec``
+re-checks what the operator relies on, so a spec that slipped past an older
+CRD becomes a Stalled condition with a reason instead of a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bluegreen.core.errors import SpecError
+
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+DeletionPolicy = Literal["Delete", "Retain"]
+SERVICE_TYPES: tuple[str, ...] = ("ClusterIP", "NodePort", "LoadBalancer")
+MAX_HOLD_SECONDS = 7 * 24 * 3600
+DEFAULT_READINESS_TIMEOUT = 600
+DEFAULT_HOLD_SECONDS = 600
+DEFAULT_HOLD_CHECK_INTERVAL = 30
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """An HTTP GET that must answer with the expected status and body."""
+
+    path: str = "/"
+    port: int | None = None
+    """Service port to call; defaults to the stable Service's port."""
+    url: str | None = None
+    """Base URL (scheme://host:port) used instead of the Service's ClusterIP."""
+    expect_status: int = 200
+    expect_body: str | None = None
+    """A substring the body must contain."""
+    expect_body_regex: str | None = None
+    timeout_seconds: float = 5
+    attempts: int = 3
+    """A check passes on its first successful attempt; fails after this many."""
+
+
+@dataclass(frozen=True)
+class JobCheck:
+    """A Job that must succeed; its pod template comes from the spec."""
+
+    template: Mapping[str, Any]
+    timeout_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    http: HttpCheck | None = None
+    job: JobCheck | None = None
+
+    @property
+    def kind(self) -> str:
+        return "http" if self.http is not None else "job"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    type: str = "ClusterIP"
+    port: int = 80
+    target_port: int | str = 5000
+
+
+@dataclass(frozen=True)
+class InfrastructureSpec:
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    deletion_policy: str = "Delete"
+    create_namespace: bool = False
+
+
+@dataclass(frozen=True)
+class PromotionSpec:
+    auto: bool = True
+    approved_revision: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldSpec:
+    seconds: int = DEFAULT_HOLD_SECONDS
+    checks: tuple[Check, ...] = ()
+    check_interval_seconds: int = DEFAULT_HOLD_CHECK_INTERVAL
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    replicas: int
+    template: Mapping[str, Any]
+    service: ServiceSpec
+    preview_service_name: str
+    infrastructure: InfrastructureSpec = field(default_factory=InfrastructureSpec)
+    readiness_timeout_seconds: int = DEFAULT_READINESS_TIMEOUT
+    smoke_checks: tuple[Check, ...] = ()
+    promotion: PromotionSpec = field(default_factory=PromotionSpec)
+    hold: HoldSpec = field(default_factory=HoldSpec)
+
+    @property
+    def image(self) -> str:
+        """The first container's image: what people call "the version"."""
+        containers = self.template.get("spec", {}).get("containers", [])
+        return str(containers[0].get("image", "")) if containers else ""
+
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
+    """Turn the CR's spec into a ReleaseSpec, or raise SpecError with a reason."""
+    template = _mapping(raw.get("template"), "spec.template")
+    containers = _mapping(template.get("spec", {}), "spec.template.spec").get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise SpecError("InvalidTemplate", "spec.template.spec.containers must list a container")
+    replicas = _int(raw.get("replicas", 1), "spec.replicas", minimum=1)
+    service = _service(_mapping(raw.get("service"), "spec.service"))
+    preview_raw = raw.get("previewService") or {}
+    preview = str(_mapping(preview_raw, "spec.previewService").get("name") or "")
+    preview = preview or f"{service.name}-preview"
+    _dns_label(preview, "spec.previewService.name")
+    if preview == service.name:
+        raise SpecError(
+            "InvalidService", "spec.previewService.name must differ from spec.service.name"
+        )
+    checks = _mapping(raw.get("checks") or {}, "spec.checks")
+    readiness = _mapping(checks.get("readiness") or {}, "spec.checks.readiness")
+    hold_raw = _mapping(raw.get("hold") or {}, "spec.hold")
+    smoke = _checks(checks.get("smoke") or [], "spec.checks.smoke")
+    hold_checks = _checks(hold_raw.get("checks") or [], "spec.hold.checks")
+    return ReleaseSpec(
+        replicas=replicas,
+        template=template,
+        service=service,
+        preview_service_name=preview,
+        infrastructure=_infrastructure(raw.get("infrastructure") or {}),
+        readiness_timeout_seconds=_int(
+            readiness.get("timeoutSeconds", DEFAULT_READINESS_TIMEOUT),
+            "spec.checks.readiness.timeoutSeconds",
+            minimum=1,
+        ),
+        smoke_checks=smoke,
+        promotion=_promotion(raw.get("promotion") or {}),
+        hold=HoldSpec(
+            seconds=_int(
+                hold_raw.get("seconds", DEFAULT_HOLD_SECONDS),
+                "spec.hold.seconds",
+                minimum=0,
+                maximum=MAX_HOLD_SECONDS,
+            ),
+            checks=hold_checks,
+            check_interval_seconds=_int(
+                hold_raw.get("checkIntervalSeconds", DEFAULT_HOLD_CHECK_INTERVAL),
+                "spec.hold.checkIntervalSeconds",
+                minimum=1,
+            ),
+        ),
+    )
+
+
+def _service(raw: Mapping[str, Any]) -> ServiceSpec:
+    name = str(raw.get("name") or "")
+    _dns_label(name, "spec.service.name")
+    service_type = str(raw.get("type", "ClusterIP"))
+    if service_type not in SERVICE_TYPES:
+        raise SpecError("InvalidService", f"spec.service.type must be one of {SERVICE_TYPES}")
+    target = raw.get("targetPort", 5000)
+    target_port: int | str = (
+        _int(target, "spec.service.targetPort", minimum=1, maximum=65535)
+        if isinstance(target, int)
+        else str(target)
+    )
+    return ServiceSpec(
+        name=name,
+        type=service_type,
+        port=_int(raw.get("port", 80), "spec.service.port", minimum=1, maximum=65535),
+        target_port=target_port,
+    )
+
+
+def _infrastructure(raw: Any) -> InfrastructureSpec:
+    infra = _mapping(raw, "spec.infrastructure")
+    terraform = _mapping(infra.get("terraform") or {}, "spec.infrastructure.terraform")
+    policy = str(infra.get("deletionPolicy", "Delete"))
+    if policy not in ("Delete", "Retain"):
+        raise SpecError(
+            "InvalidInfrastructure", "spec.infrastructure.deletionPolicy must be Delete or Retain"
+        )
+    return InfrastructureSpec(
+        variables=dict(_mapping(terraform.get("variables") or {}, "terraform.variables")),
+        deletion_policy=policy,
+        create_namespace=bool(infra.get("createNamespace", False)),
+    )
+
+
+def _promotion(raw: Any) -> PromotionSpec:
+    promotion = _mapping(raw, "spec.promotion")
+    approved = promotion.get("approvedRevision")
+    return PromotionSpec(
+        auto=bool(promotion.get("auto", True)),
+        approved_revision=str(approved) if approved else None,
+    )
+
+
+def _checks(raw: Any, where: str) -> tuple[Check, ...]:
+    if not isinstance(raw, list):
+        raise SpecError("InvalidCheck", f"{where} must be a list")
+    checks = tuple(_check(_mapping(item, where), where) for item in raw)
+    names = [c.name for c in checks]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError("InvalidCheck", f"{where}: check names must be unique: {duplicates}")
+    return checks
+
+
+def _check(raw: Mapping[str, Any], where: str) -> Check:
+    name = str(raw.get("name") or "")
+    _dns_label(name, f"{where}[].name")
+    http_raw, job_raw = raw.get("http"), raw.get("job")
+    if (http_raw is None) == (job_raw is None):
+        raise SpecError("InvalidCheck", f"{where} '{name}': set exactly one of http or job")
+    if http_raw is not None:
+        return Check(name=name, http=_http(_mapping(http_raw, where), f"{where} '{name}'"))
+    job = _mapping(job_raw, where)
+    return Check(
+        name=name,
+        job=JobCheck(
+            template=_mapping(job.get("template"), f"{where} '{name}'.job.template"),
+            timeout_seconds=_int(job.get("timeoutSeconds", 300), "job.timeoutSeconds", minimum=1),
+        ),
+    )
+
+
+def _http(raw: Mapping[str, Any], where: str) -> HttpCheck:
+    path = str(raw.get("path", "/"))
+    if not path.startswith("/"):
+        raise SpecError("InvalidCheck", f"{where}: http.path must start with '/'")
+    regex = raw.get("expectBodyRegex")
+    if regex is not None:
+        try:
+            re.compile(str(regex))
+        except re.error as err:
+            raise SpecError("InvalidCheck", f"{where}: bad expectBodyRegex: {err}") from err
+    port = raw.get("port")
+    url = raw.get("url")
+    return HttpCheck(
+        path=path,
+        port=_int(port, "http.port", minimum=1, maximum=65535) if port is not None else None,
+        url=str(url).rstrip("/") if url else None,
+        expect_status=_int(raw.get("expectStatus", 200), "http.expectStatus", minimum=100),
+        expect_body=str(raw["expectBody"]) if raw.get("expectBody") is not None else None,
+        expect_body_regex=str(regex) if regex is not None else None,
+        timeout_seconds=float(raw.get("timeoutSeconds", 5)),
+        attempts=_int(raw.get("attempts", 3), "http.attempts", minimum=1, maximum=100),
+    )
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError("InvalidSpec", f"{where} must be an object")
+    return value
+
+
+def _int(value: Any, where: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError("InvalidSpec", f"{where} must be an integer")
+    if minimum is not None and value < minimum:
+        raise SpecError("InvalidSpec", f"{where} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise SpecError("InvalidSpec", f"{where} must be at most {maximum}")
+    return value
+
+
+def _dns_label(value: str, where: str) -> None:
+    if not value or len(value) > 63 or not _DNS_LABEL.match(value):
+        raise SpecError("InvalidName", f"{where} must be a DNS label (got {value!r})")
