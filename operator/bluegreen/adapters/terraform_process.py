@@ -81,8 +81,13 @@ class ProcessGuard:
         try:
             return proc.communicate(timeout=self.grace_seconds)
         except subprocess.TimeoutExpired:
+            # Terraform ignored SIGINT, or a straggler in its group still holds
+            # our pipes open: nothing of this run may outlive it.
             self.kill()
             return proc.communicate()
+        finally:
+            if self._stop_reason is not None:
+                self.kill()
 
     def stop(self, reason: str) -> None:
         """Interrupt the running command (SIGINT) and refuse to start more."""
@@ -94,11 +99,13 @@ class ProcessGuard:
     def kill(self) -> None:
         """Last resort after ``stop``: SIGKILL the whole process group."""
         with self._lock:
-            self._signal(signal.SIGKILL)
+            self._signal(signal.SIGKILL, even_if_leader_exited=True)
 
-    def _signal(self, sig: signal.Signals) -> None:
+    def _signal(self, sig: signal.Signals, *, even_if_leader_exited: bool = False) -> None:
         proc = self._proc
-        if proc is None or proc.returncode is not None:
+        if proc is None or (proc.returncode is not None and not even_if_leader_exited):
             return
-        with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+        # The group outlives its leader while any member lives; once all are
+        # gone killpg fails, which is the outcome we wanted.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)

@@ -123,20 +123,25 @@ def summarize_error(stderr: str, secrets: Iterable[str] = (), max_lines: int = 4
     return scrub(summary, secrets)[:600]
 
 
+def _unboxed(text: str) -> str:
+    """Terraform draws a box around diagnostics unless ``-no-color``; drop it."""
+    return "\n".join(_BOX.sub("", line) for line in text.splitlines())
+
+
 def is_lock_error(stderr: str) -> bool:
     return "Error acquiring the state lock" in stderr
 
 
 def lock_id(stderr: str) -> str | None:
     """The ID of the lock that blocked us, from the ``Lock Info:`` block."""
-    match = _LOCK_ID.search(stderr)
+    match = _LOCK_ID.search(_unboxed(stderr))
     return match.group(1) if match else None
 
 
 def lock_created(stderr: str) -> datetime | None:
     """When the blocking lock was taken (Go's ``time.Time`` format, e.g.
     ``2026-11-26 07:01:02.123456789 +0000 UTC``)."""
-    match = _LOCK_CREATED.search(stderr)
+    match = _LOCK_CREATED.search(_unboxed(stderr))
     if not match:
         return None
     day, clock, fraction, offset = match.groups()
