@@ -6,6 +6,7 @@ builds them, our runner executes them, and the test reads back the argv.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -49,12 +50,12 @@ Error: Error acquiring the state lock
 Error message: the state is already locked by another terraform client
 Lock Info:
   ID:        5d3c2b7e-0f1a-4c7d-9a52-3c0c6e9d2a11
-  Path:      
+  Path:
   Operation: OperationTypeApply
   Who:       root@runner
   Version:   1.5.7
   Created:   2026-11-26 07:01:02.123456789 +0000 UTC
-  Info:      
+  Info:
 
 
 Terraform acquires a state lock to protect the state from being written
@@ -70,7 +71,7 @@ VALIDATION_ERROR = """
 \u2502
 \u2502   on inputs.tfvars.json line 9:
 \u2502    9:   "service_type": "Bogus",
-\u2502     \u251c\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500
+\u2502     \u251c\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500
 \u2502     \u2502 var.service_type is "Bogus"
 \u2502
 \u2502 service_type must be one of ClusterIP, NodePort or LoadBalancer.
@@ -164,7 +165,7 @@ async def test_unknown_and_reserved_variables_are_refused_before_running(tmp_pat
         await infra.apply(inputs(servce_port=8080))
     with pytest.raises(InfrastructureError, match="operator only: kubeconfig_path"):
         await infra.apply(inputs(kubeconfig_path="/etc/kubernetes/admin.conf"))
-    assert list(tmp_path.iterdir()) == []
+    assert await asyncio.to_thread(os.listdir, tmp_path) == []
 
 
 # -- error text -------------------------------------------------------------
@@ -326,7 +327,7 @@ def test_deadline_interrupts_the_whole_process_group(tmp_path: Path) -> None:
     # The child stands in for a provider plugin: it must die with its parent,
     # even though (as a background job of sh) it ignores SIGINT.
     script = f"sleep 60 & echo $! > {pid_file}; wait"
-    with pytest.raises(TerraformStoppedError, match="timed out after 0.5s"):
+    with pytest.raises(TerraformStoppedError, match=r"timed out after 0\.5s"):
         guard.run(["sh", "-c", script], tmp_path, {"PATH": os.environ["PATH"]})
     assert time.monotonic() - started < 4
     child = int(pid_file.read_text())
