@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import yaml
 from kubernetes import client
 from kubernetes import config as _config
 from kubernetes import watch as _watch
@@ -133,6 +134,8 @@ def connect(kubeconfig: str | None, context: str | None) -> tuple[ReleaseClient,
         if context is not None:
             chosen = next((c for c in contexts if c.get("name") == context), active)
         namespace = mapping(mapping(chosen).get("context")).get("namespace") or "default"
+    except (yaml.YAMLError, OSError) as exc:
+        raise PluginError(f"cannot read kubeconfig: {exc}") from exc
     except config.ConfigException as exc:
         if kubeconfig is not None or context is not None:
             raise PluginError(f"cannot load kubeconfig: {exc}") from exc

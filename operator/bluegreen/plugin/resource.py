@@ -85,5 +85,5 @@ def parse_time(value: object) -> datetime | None:
         return None
     # Kubernetes always writes UTC; a naive value is treated as such, not as local time.
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
