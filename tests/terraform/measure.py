@@ -1,0 +1,146 @@
+"""Times the Terraform adapter on the local cluster and writes terraform/FIGURES.md.
+
+    eval "$(hack/toolchain-env.sh)" && hack/cluster-up.sh
+    .venv/bin/python tests/terraform/measure.py [--runs 5]
+
+Not a test: figures, not pass/fail. Each figure is the median of ``--runs``
+runs, wall clock, as the operator sees them (including thread hand-off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from bluegreen.adapters.terraform import TerraformInfrastructure
+from bluegreen.core.infrastructure import InfrastructureInputs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def toolchain_env() -> dict[str, str]:
+    script = f'eval "$({REPO}/hack/toolchain-env.sh)" && env -0'
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True).stdout
+    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+
+
+async def timed(step: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await step()
+    return time.perf_counter() - start
+
+
+def inputs(name: str) -> InfrastructureInputs:
+    return InfrastructureInputs(
+        release=name,
+        release_namespace=name,
+        namespace=name,
+        create_namespace=True,
+        service_name="shop",
+        service_type="ClusterIP",
+        service_port=80,
+        target_port=5000,
+        preview_service_name="shop-preview",
+    )
+
+
+async def measure(infra: TerraformInfrastructure, runs: int) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {"first": [], "nochange": [], "drift": [], "destroy": []}
+    for _ in range(runs):
+        release = inputs(f"fig-{uuid.uuid4().hex[:6]}")
+        figures["first"].append(await timed(lambda r=release: infra.apply(r)))
+        figures["nochange"].append(await timed(lambda r=release: infra.apply(r)))
+        figures["drift"].append(await timed(lambda r=release: infra.detect_drift(r)))
+        figures["destroy"].append(await timed(lambda r=release: infra.destroy(r)))
+    # One more change to time an apply that changes a port, init cached.
+    release = inputs(f"fig-{uuid.uuid4().hex[:6]}")
+    await infra.apply(release)
+    figures["change"] = [
+        await timed(lambda p=port: infra.apply(dataclasses.replace(release, service_port=p)))
+        for port in range(81, 81 + runs)
+    ]
+    await infra.destroy(release)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kubeconfig", default=str(REPO / ".cluster" / "kubeconfig"))
+    args = parser.parse_args()
+
+    env = toolchain_env()
+    os.environ.update(PATH=env["PATH"], TF_CLI_CONFIG_FILE=env["TF_CLI_CONFIG_FILE"])
+    terraform = shutil.which("terraform")
+    assert terraform is not None
+    api = config.new_client_from_config(config_file=args.kubeconfig)
+    try:
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": "bluegreen-system"}})
+    except ApiException as err:
+        if err.status != 409:
+            raise
+
+    with tempfile.TemporaryDirectory() as work_root:
+        infra = TerraformInfrastructure(
+            REPO / "terraform",
+            Path(work_root),
+            kubeconfig=Path(args.kubeconfig),
+            terraform_bin=terraform,
+        )
+        figures = asyncio.run(measure(infra, args.runs))
+
+    version = subprocess.run(
+        [terraform, "version"], check=True, capture_output=True, text=True
+    ).stdout
+    rows = [
+        ("first apply (new release: init, plan, apply, outputs)", "first"),
+        ("no-change apply (plan exit 0, no apply; init cached)", "nochange"),
+        ("drift check (plan, no lock, no apply)", "drift"),
+        ("apply changing a port (init cached)", "change"),
+        ("destroy (fresh init, destroy, namespace deletion)", "destroy"),
+    ]
+    lines = [
+        "# Terraform adapter figures",
+        "",
+        "Measured by `tests/terraform/measure.py` on the local control plane",
+        f"(`hack/cluster-up.sh`), {os.cpu_count()} CPU cores, {platform.system()}, "
+        f"{version.splitlines()[0]}, hashicorp/kubernetes 3.2.1 from the filesystem mirror.",
+        f"Median (min to max) of {args.runs} runs, wall clock through "
+        "`TerraformInfrastructure`, in seconds.",
+        "",
+        "| operation | median | min | max |",
+        "|---|---|---|---|",
+    ]
+    for label, key in rows:
+        values = figures[key]
+        lines.append(
+            f"| {label} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |"
+        )
+    lines += [
+        "",
+        "Most of a no-change run is Terraform start-up, provider start-up and the",
+        "refresh (two GETs per Service); `terraform init` is skipped when the",
+        "release's directory is already initialized for the same module and backend.",
+        "",
+    ]
+    (REPO / "terraform" / "FIGURES.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
