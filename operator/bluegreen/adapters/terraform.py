@@ -366,7 +366,15 @@ class TerraformInfrastructure:
         """
         backend = self._backend_config(key)
         fingerprint = hashlib.sha256(
-            json.dumps([self.module_checksum, backend, self._terraform_bin]).encode()
+            # The CLI config names the provider mirror that .terraform/ links to.
+            json.dumps(
+                [
+                    self.module_checksum,
+                    backend,
+                    self._terraform_bin,
+                    self._env.get("TF_CLI_CONFIG_FILE", ""),
+                ]
+            ).encode()
         ).hexdigest()
         mark = workdir / _INIT_MARK
         if (workdir / ".terraform").is_dir() and mark.exists() and mark.read_text() == fingerprint:
