@@ -1,0 +1,5 @@
+"""``python -m bluegreen`` runs the operator."""
+
+from bluegreen.main import main
+
+raise SystemExit(main())

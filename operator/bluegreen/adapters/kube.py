@@ -1,0 +1,198 @@
+"""Kubernetes resource families the operator reads and writes. No decisions here.
+
+``get_*`` returns None on 404; every other failure is a ``KubeError``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bluegreen.adapters.kube_rest import JSON, KubeError, KubeRest
+from bluegreen.core import names
+
+GROUP_VERSION = "bluegreen.dev/v1alpha1"
+PLURAL = "bluegreenreleases"
+
+
+def _release_selector(release: str) -> str:
+    return f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY_VALUE},{names.RELEASE_LABEL}={release}"
+
+
+class Releases:
+    """The BlueGreenRelease resources: read them, write only status and our annotation."""
+
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+
+    def _path(self, namespace: str, name: str = "") -> str:
+        base = f"/apis/{GROUP_VERSION}/namespaces/{namespace}/{PLURAL}"
+        return f"{base}/{name}" if name else base
+
+    async def get(self, namespace: str, name: str) -> JSON | None:
+        return await self.rest.get(self._path(namespace, name))
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await self.rest.merge_patch(f"{self._path(namespace, name)}/status", {"status": status})
+
+    async def clear_action(self, namespace: str, name: str, raw: str) -> None:
+        """Remove the action annotation, but only if it still holds the value we consumed."""
+        key = names.ACTION_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        operations = [
+            {"op": "test", "path": f"/metadata/annotations/{key}", "value": raw},
+            {"op": "remove", "path": f"/metadata/annotations/{key}"},
+        ]
+        try:
+            await self.rest.json_patch(self._path(namespace, name), operations)
+        except KubeError as err:
+            # 422: a newer action replaced it (it will be consumed next); 404: gone.
+            if err.status not in (404, 422):
+                raise
+
+    async def set_finalizers(self, namespace: str, name: str, finalizers: list[str]) -> None:
+        await self.rest.merge_patch(
+            self._path(namespace, name), {"metadata": {"finalizers": finalizers}}
+        )
+
+
+class Deployments:
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+
+    @staticmethod
+    def _path(namespace: str, name: str = "") -> str:
+        base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+        return f"{base}/{name}" if name else base
+
+    async def list_for_release(self, namespace: str, release: str) -> list[JSON]:
+        return await self.rest.list_items(self._path(namespace), _release_selector(release))
+
+    async def create(self, manifest: Mapping[str, Any]) -> None:
+        await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        await self.rest.merge_patch(self._path(namespace, name), {"spec": {"replicas": replicas}})
+
+    async def delete(self, namespace: str, name: str) -> bool:
+        return await self.rest.delete(self._path(namespace, name))
+
+
+class Services:
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+
+    @staticmethod
+    def _path(namespace: str, name: str = "") -> str:
+        base = f"/api/v1/namespaces/{namespace}/services"
+        return f"{base}/{name}" if name else base
+
+    async def get(self, namespace: str, name: str) -> JSON | None:
+        return await self.rest.get(self._path(namespace, name))
+
+    async def set_selector(self, namespace: str, name: str, selector: Mapping[str, str]) -> None:
+        """Replace exactly ``spec.selector``; nothing else of the Service is written."""
+        operations = [{"op": "add", "path": "/spec/selector", "value": dict(selector)}]
+        await self.rest.json_patch(self._path(namespace, name), operations)
+
+    async def create(self, manifest: Mapping[str, Any]) -> None:
+        await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
+
+    async def merge_patch(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        await self.rest.merge_patch(self._path(namespace, name), patch)
+
+    async def delete(self, namespace: str, name: str) -> bool:
+        return await self.rest.delete(self._path(namespace, name))
+
+
+class Endpoints:
+    """EndpointSlices and pods: the proof of where a Service really sends traffic."""
+
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+
+    async def slices_for_service(self, namespace: str, service: str) -> list[JSON]:
+        return await self.rest.list_items(
+            f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+            f"kubernetes.io/service-name={service}",
+        )
+
+    async def pods_for_release(self, namespace: str, release: str) -> list[JSON]:
+        return await self.rest.list_items(
+            f"/api/v1/namespaces/{namespace}/pods", f"{names.RELEASE_LABEL}={release}"
+        )
+
+
+class Jobs:
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+
+    @staticmethod
+    def _path(namespace: str, name: str = "") -> str:
+        base = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+        return f"{base}/{name}" if name else base
+
+    async def list_for_release(self, namespace: str, release: str) -> list[JSON]:
+        return await self.rest.list_items(self._path(namespace), _release_selector(release))
+
+    async def create(self, manifest: Mapping[str, Any]) -> None:
+        await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
+
+    async def delete(self, namespace: str, name: str) -> bool:
+        return await self.rest.delete(self._path(namespace, name), propagation="Background")
+
+
+class Events:
+    """Kubernetes Events on the BlueGreenRelease, as ``kubectl describe`` shows them."""
+
+    def __init__(self, rest: KubeRest, component: str = names.FIELD_MANAGER) -> None:
+        self.rest = rest
+        self.component = component
+
+    async def post(
+        self, release: Mapping[str, Any], event_type: str, reason: str, message: str
+    ) -> None:
+        meta = release["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta['name']}.{uuid.uuid4().hex[:12]}",
+                "namespace": meta["namespace"],
+            },
+            "involvedObject": {
+                "apiVersion": GROUP_VERSION,
+                "kind": "BlueGreenRelease",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid", ""),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": self.component,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self.rest.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
+
+
+class Kube:
+    """All resource families, built once at startup and kept in kopf's memo."""
+
+    def __init__(self, rest: KubeRest) -> None:
+        self.rest = rest
+        self.releases = Releases(rest)
+        self.deployments = Deployments(rest)
+        self.services = Services(rest)
+        self.endpoints = Endpoints(rest)
+        self.jobs = Jobs(rest)
+        self.events = Events(rest)
+
+    async def close(self) -> None:
+        await self.rest.api.close()

@@ -1,0 +1,144 @@
+"""A small JSON REST layer over kubernetes_asyncio's authenticated ApiClient.
+
+Typed model objects of the generated client are slow to build and snake_case;
+the operator only needs plain camelCase dicts, so requests go through
+``ApiClient.call_api`` with ``_preload_content=False`` and the body is parsed
+here. Every failure becomes one error type, ``KubeError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+
+JSON = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+FIELD_MANAGER = "bluegreen-operator"
+
+
+class KubeError(Exception):
+    """An API call failed; ``status`` is the HTTP status (0 for transport errors)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
+    """In-cluster config when there is a service account, else the kubeconfig."""
+    try:
+        k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]  # untyped upstream
+    except k8s_config.ConfigException:
+        await k8s_config.load_kube_config(config_file=kubeconfig)
+    return k8s_client.ApiClient()
+
+
+class KubeRest:
+    def __init__(self, api: k8s_client.ApiClient) -> None:
+        self.api = api
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> JSON:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            response = await self.api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=30,
+            )
+            data = await response.read()
+            status = int(response.status)
+            response.release()
+        except k8s_client.ApiException as err:
+            raise KubeError(int(err.status or 0), str(err.reason)) from err
+        except (OSError, TimeoutError) as err:
+            raise KubeError(0, f"transport error: {err}") from err
+        payload: JSON = json.loads(data) if data else {}
+        if not 200 <= status < 300:
+            raise KubeError(status, str(payload.get("message") or payload or status))
+        return payload
+
+    async def get(self, path: str) -> JSON | None:
+        try:
+            return await self.request("GET", path)
+        except KubeError as err:
+            if err.not_found:
+                return None
+            raise
+
+    async def list_items(self, path: str, label_selector: str | None = None) -> list[JSON]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        items = (await self.request("GET", path, query=query)).get("items") or []
+        return [dict(item) for item in items]
+
+    async def create(self, path: str, body: Mapping[str, Any]) -> JSON | None:
+        """Create; an existing object is fine (every step is idempotent). None on 409."""
+        try:
+            return await self.request(
+                "POST", path, body=dict(body), query={"fieldManager": FIELD_MANAGER}
+            )
+        except KubeError as err:
+            if err.conflict:
+                return None
+            raise
+
+    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JSON:
+        return await self.request(
+            "PATCH",
+            path,
+            body=dict(patch),
+            query={"fieldManager": FIELD_MANAGER},
+            content_type=MERGE_PATCH,
+        )
+
+    async def json_patch(self, path: str, operations: list[dict[str, Any]]) -> JSON:
+        return await self.request(
+            "PATCH",
+            path,
+            body=operations,
+            query={"fieldManager": FIELD_MANAGER},
+            content_type=JSON_PATCH,
+        )
+
+    async def delete(self, path: str, propagation: str = "Background") -> bool:
+        """Delete; False when it was already gone."""
+        try:
+            await self.request(
+                "DELETE",
+                path,
+                body={
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "propagationPolicy": propagation,
+                },
+            )
+        except KubeError as err:
+            if err.not_found:
+                return False
+            raise
+        return True

@@ -1,0 +1,96 @@
+"""Prometheus metrics: what SREs graph and alert on."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from bluegreen.core.status import Phase
+
+PHASES = (
+    Phase.PENDING,
+    Phase.PROVISIONING,
+    Phase.DEPLOYING,
+    Phase.VERIFYING,
+    Phase.AWAITING_PROMOTION,
+    Phase.SWITCHING,
+    Phase.HOLDING,
+    Phase.COMPLETE,
+    Phase.FAILED,
+    Phase.ROLLED_BACK,
+)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.releases = Counter(
+            "bluegreen_releases",
+            "Finished releases by outcome",
+            ["namespace", "release", "outcome"],
+            registry=r,
+        )
+        self.release_duration = Histogram(
+            "bluegreen_release_duration_seconds",
+            "From candidate created to traffic switched",
+            ["namespace"],
+            registry=r,
+            buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 3600),
+        )
+        self.switch_latency = Histogram(
+            "bluegreen_switch_latency_seconds",
+            "Operator time from the decision to switch to the selector patch being accepted",
+            ["namespace"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.switches = Counter(
+            "bluegreen_traffic_switches",
+            "Stable Service selector patches",
+            ["namespace", "release"],
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "bluegreen_rollbacks",
+            "Rollbacks by reason",
+            ["namespace", "release", "reason"],
+            registry=r,
+        )
+        self.checks = Counter(
+            "bluegreen_checks",
+            "Check results",
+            ["namespace", "release", "stage", "result"],
+            registry=r,
+        )
+        self.reconcile_errors = Counter(
+            "bluegreen_reconcile_errors",
+            "Reconciles that raised",
+            ["namespace", "release"],
+            registry=r,
+        )
+        self.terraform_runs = Counter(
+            "bluegreen_terraform_runs",
+            "Terraform operations",
+            ["namespace", "release", "operation"],
+            registry=r,
+        )
+        self.phase = Gauge(
+            "bluegreen_release_phase",
+            "1 for the release's current phase, 0 otherwise",
+            ["namespace", "release", "phase"],
+            registry=r,
+        )
+
+    def set_phase(self, namespace: str, release: str, phase: str) -> None:
+        for candidate in PHASES:
+            self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
+
+    def forget(self, namespace: str, release: str) -> None:
+        for candidate in PHASES:
+            try:
+                self.phase.remove(namespace, release, candidate)
+            except KeyError:
+                continue
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=address, registry=self.registry)

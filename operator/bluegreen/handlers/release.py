@@ -1,0 +1,78 @@
+"""The BlueGreenRelease handlers: one daemon per release runs its reconcile loop.
+
+Watch events (of the release or of what it owns) wake the daemon at once;
+the timeout of its wait covers deadlines (readiness, hold) decided in core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kopf
+
+from bluegreen.adapters.kube_rest import KubeError
+from bluegreen.handlers.deps import Dependencies
+from bluegreen.reconciler.observe import service_names
+
+GROUP, VERSION, PLURAL = "bluegreen.dev", "v1alpha1", "bluegreenreleases"
+IDLE_RESYNC_SECONDS = 300.0
+"""A slow safety net: a missed watch event costs at most this much delay."""
+ERROR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=2.0)
+async def run_release(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    deps: Dependencies = memo["deps"]
+    assert namespace, "BlueGreenRelease is namespaced"
+    wake = deps.wakeups.signal(namespace, name)
+    errors = 0
+    while not stopped:
+        stable, preview = service_names(dict(spec))
+        for service in (stable, preview):
+            if service:
+                deps.wakeups.services[(namespace, service)] = name
+        wake.clear()
+        try:
+            delay = await deps.reconciler.reconcile(namespace, name)
+            errors = 0
+        except KubeError as err:
+            delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
+            errors += 1
+            logger.warning("reconcile failed (%s); retrying in %.0fs", err, delay)
+        except Exception:
+            delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
+            errors += 1
+            logger.exception("reconcile crashed; retrying in %.0fs", delay)
+        timeout = IDLE_RESYNC_SECONDS if delay is None else delay
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=timeout)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def release_changed(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    deps: Dependencies | None = memo.get("deps")
+    if deps is not None and namespace:
+        deps.wakeups.wake(namespace, name)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def release_deleted(
+    name: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    deps: Dependencies = memo["deps"]
+    assert namespace, "BlueGreenRelease is namespaced"
+    try:
+        await deps.reconciler.finalize(dict(body))
+    except KubeError as err:
+        raise kopf.TemporaryError(f"cleanup failed: {err}", delay=5) from err
+    deps.wakeups.forget(namespace, name)

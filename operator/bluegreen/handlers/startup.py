@@ -1,0 +1,76 @@
+"""Operator start-up and shutdown: kopf settings and the clients in memo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import kopf
+
+from bluegreen.adapters.http_checks import HttpChecker
+from bluegreen.adapters.infrastructure import Infrastructure
+from bluegreen.adapters.kube import Kube
+from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
+from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.adapters.metrics import Metrics
+from bluegreen.config import OperatorConfig
+from bluegreen.core import names
+from bluegreen.handlers.deps import Dependencies
+from bluegreen.handlers.wakeups import Wakeups
+from bluegreen.reconciler import Reconciler, ReconcilerSettings
+from bluegreen.reconciler.execute import Executor
+
+STORAGE_PREFIX = "bluegreen.dev"
+
+
+@kopf.on.startup()
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    # Storage names are fixed from day one: changing them later re-runs handlers.
+    settings.persistence.finalizer = names.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=STORAGE_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.reporting_component = names.FIELD_MANAGER
+    settings.posting.enabled = False  # our Events carry stable reasons; kopf's log lines don't
+    settings.peering.standalone = True
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    config: OperatorConfig = memo["config"]
+    metrics: Metrics = memo["metrics"]
+    kube = Kube(KubeRest(await make_api_client(config.kubeconfig)))
+    session = aiohttp.ClientSession()
+    infrastructure = _infrastructure(config, kube)
+    executor = Executor(kube, infrastructure, HttpChecker(session), metrics)
+    reconciler = Reconciler(
+        kube,
+        executor,
+        metrics,
+        ReconcilerSettings(drift_interval_seconds=config.drift_interval_seconds),
+    )
+    memo["deps"] = Dependencies(kube, reconciler, Wakeups(), session)
+    logger.info("bluegreen-operator started (infrastructure: %s)", config.infrastructure)
+
+
+def _infrastructure(config: OperatorConfig, kube: Kube) -> Infrastructure:
+    if config.infrastructure == "kubernetes":
+        return KubeInfrastructure(kube)
+    from bluegreen.adapters.terraform import TerraformInfrastructure
+
+    return TerraformInfrastructure(
+        config.terraform_module_dir,
+        config.terraform_work_dir,
+        state_namespace=config.state_namespace,
+        kubeconfig=Path(config.kubeconfig) if config.kubeconfig else None,
+        timeout_seconds=config.terraform_timeout_seconds,
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    deps: Dependencies | None = memo.get("deps")
+    if deps is not None:
+        await deps.close()
