@@ -32,6 +32,7 @@ def holding() -> dict[str, Any]:
                     "image": "shop:v2",
                     "replicas": 3,
                     "readyReplicas": 3,
+                    "switchedAt": "2026-11-26T11:56:00Z",
                 },
                 "previous": {
                     "revision": "91ab23cd45",

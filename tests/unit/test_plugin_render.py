@@ -103,20 +103,22 @@ def test_replicas(block: dict[str, int], expected: str) -> None:
 def test_status_page_shows_every_section() -> None:
     page = render.render_status(holding(), NOW)
     lines = page.splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         "Name:        shop",
         "Namespace:   shop",
         "Phase:       Holding",
         "Revision:    5d8f9c2a1b",
         "Generation:  7 (observed 7)",
         "Message:     Holding previous revision 91ab23cd45",
+        "Approved:    -",
     ]
     active = lines.index("Active:")
-    assert lines[active + 1 : active + 5] == [
+    assert lines[active + 1 : active + 6] == [
         "  Revision:   5d8f9c2a1b",
         "  Deployment: shop-5d8f9c2a1b",
         "  Image:      shop:v2",
         "  Ready:      3/3",
+        "  Switched:   4m ago",
     ]
     assert lines[lines.index("Preview:") + 1] == "  -"
     previous = lines.index("Previous:")
@@ -189,6 +191,19 @@ def test_status_page_reports_drift() -> None:
     obj = holding()
     obj["status"]["infrastructure"]["drift"] = True
     assert "DRIFT detected" in render.render_status(obj, NOW)
+
+
+def test_status_page_shows_the_last_terraform_error() -> None:
+    obj = holding()
+    obj["status"]["infrastructure"].update(applied=False, message="Error: Unauthorized")
+    page = render.render_status(obj, NOW)
+    assert "Infrastructure: not applied, inputs 0123456789ab" in page
+    assert "\n  last error: Error: Unauthorized\n" in page
+
+
+def test_status_page_shows_an_approval() -> None:
+    obj = with_status(holding(), approvedRevision="77aa")
+    assert "Approved:    77aa" in render.render_status(obj, NOW)
 
 
 def test_history_table() -> None:

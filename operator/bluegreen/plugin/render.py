@@ -156,7 +156,11 @@ def _infrastructure(state: Obj, now: datetime) -> str:
         parts.append(f"last apply {ago(infra.get('lastApplyTime'), now)}")
     if infra.get("drift"):
         parts.append("DRIFT detected")
-    return "Infrastructure: " + ", ".join(parts)
+    line = "Infrastructure: " + ", ".join(parts)
+    # The last Terraform error is the one thing an SRE needs when applied is false.
+    if infra.get("message"):
+        line += f"\n  last error: {text(infra.get('message'))}"
+    return line
 
 
 def _last_action(state: Obj, now: datetime) -> str:
@@ -193,8 +197,13 @@ def render_status(obj: Obj, now: datetime) -> str:
         f"Revision:    {text(state.get('revision'), NONE)}",
         _generation_line(obj),
         f"Message:     {text(state.get('message'), NONE)}",
+        f"Approved:    {text(state.get('approvedRevision'), NONE)}",
         "",
-        *_block("Active", active, [("Ready", replicas(active))]),
+        *_block(
+            "Active",
+            active,
+            [("Ready", replicas(active)), ("Switched", ago(active.get("switchedAt"), now))],
+        ),
         *_block(
             "Preview",
             preview,
