@@ -1,0 +1,552 @@
+"""The CRD schema and the typed model (core/spec.py, core/status.py) must agree.
+
+No cluster here: the schema is read from the YAML and compared with what
+``parse_spec`` reads and ``ReleaseStatus.to_dict`` writes. The same CRD is
+checked against a real API server in tests/crd/.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bluegreen.core import spec as spec_module
+from bluegreen.core.conditions import ORDER
+from bluegreen.core.errors import SpecError
+from bluegreen.core.revision import REVISION_LENGTH
+from bluegreen.core.spec import (
+    DEFAULT_HOLD_CHECK_INTERVAL,
+    DEFAULT_HOLD_SECONDS,
+    DEFAULT_READINESS_TIMEOUT,
+    MAX_HOLD_SECONDS,
+    SERVICE_TYPES,
+    HttpCheck,
+    JobCheck,
+    parse_spec,
+)
+from bluegreen.core.status import (
+    ActiveRevision,
+    Candidate,
+    CheckStatus,
+    Condition,
+    HistoryEntry,
+    InfrastructureStatus,
+    LastAction,
+    Phase,
+    Previous,
+    ReleaseStatus,
+)
+
+CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+
+# Paths use dots between properties and "[]" for the items of a list.
+OPAQUE = "x-kubernetes-preserve-unknown-fields"
+
+
+@pytest.fixture(scope="module")
+def crd() -> dict[str, Any]:
+    with CRD_PATH.open() as f:
+        loaded = yaml.safe_load(f)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def version(crd: dict[str, Any]) -> dict[str, Any]:
+    versions = crd["spec"]["versions"]
+    assert len(versions) == 1
+    return dict(versions[0])
+
+
+@pytest.fixture(scope="module")
+def spec_schema(version: dict[str, Any]) -> dict[str, Any]:
+    return dict(version["schema"]["openAPIV3Schema"]["properties"]["spec"])
+
+
+@pytest.fixture(scope="module")
+def status_schema(version: dict[str, Any]) -> dict[str, Any]:
+    return dict(version["schema"]["openAPIV3Schema"]["properties"]["status"])
+
+
+# --- schema helpers ------------------------------------------------------------------
+
+
+def walk(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every (path, node) of a schema, the root included as ''."""
+    yield path, schema
+    for key, child in (schema.get("properties") or {}).items():
+        yield from walk(child, f"{path}.{key}" if path else key)
+    if "items" in schema:
+        yield from walk(schema["items"], f"{path}[]")
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        yield from walk(extra, f"{path}.*")
+
+
+def opaque_roots(schema: Mapping[str, Any]) -> set[str]:
+    return {path for path, node in walk(schema) if node.get(OPAQUE)}
+
+
+def under(path: str, roots: set[str]) -> bool:
+    return any(path.startswith(f"{root}.") or path.startswith(f"{root}[]") for root in roots)
+
+
+def node_at(schema: Mapping[str, Any], path: str) -> Mapping[str, Any]:
+    nodes = dict(walk(schema))
+    assert path in nodes, f"{path} is not in the schema"
+    return nodes[path]
+
+
+def apply_defaults(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Default like the API server: a parent's default first, then its children's."""
+    if isinstance(value, dict):
+        for key, child in (schema.get("properties") or {}).items():
+            if key not in value and "default" in child:
+                value[key] = copy.deepcopy(child["default"])
+            if key in value:
+                value[key] = apply_defaults(value[key], child)
+    elif isinstance(value, list) and "items" in schema:
+        return [apply_defaults(item, schema["items"]) for item in value]
+    return value
+
+
+# --- spec: recorded reads --------------------------------------------------------------
+
+
+class Recorder(Mapping[str, Any]):
+    """A read-only mapping that records every key parse_spec asks for."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, reads: set[str]) -> None:
+        self._data = data
+        self._path = path
+        self._reads = reads
+
+    def _child(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def __getitem__(self, key: str) -> Any:
+        self._reads.add(self._child(key))
+        return wrap(self._data[key], self._child(key), self._reads)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def wrap(value: Any, path: str, reads: set[str]) -> Any:
+    if isinstance(value, Mapping):
+        return Recorder(value, path, reads)
+    if isinstance(value, list):
+        return [wrap(item, f"{path}[]", reads) for item in value]
+    return value
+
+
+def http_check(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "http": {
+            "path": "/healthz",
+            "port": 8080,
+            "url": "http://example.test:8080",
+            "expectStatus": 204,
+            "expectBody": "ok",
+            "expectBodyRegex": "o+k",
+            "timeoutSeconds": 2.5,
+            "attempts": 5,
+        },
+    }
+
+
+def job_check(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "job": {
+            "template": {"template": {"spec": {"containers": [{"name": "t", "image": "t:1"}]}}},
+            "timeoutSeconds": 120,
+        },
+    }
+
+
+def full_spec() -> dict[str, Any]:
+    """A spec that sets every field the schema declares."""
+    return {
+        "replicas": 3,
+        "template": {
+            "metadata": {"labels": {"app": "shop"}, "annotations": {"a": "b"}},
+            "spec": {"containers": [{"name": "app", "image": "shop:v2"}]},
+        },
+        "service": {"name": "shop", "type": "NodePort", "port": 8080, "targetPort": "http"},
+        "previewService": {"name": "shop-try"},
+        "infrastructure": {
+            "terraform": {"variables": {"extra_labels": {"team": "web"}}},
+            "deletionPolicy": "Retain",
+            "createNamespace": True,
+        },
+        "checks": {
+            "readiness": {"timeoutSeconds": 120},
+            "smoke": [http_check("home"), job_check("e2e")],
+        },
+        "promotion": {"auto": False, "approvedRevision": "5d8f9c2a1b"},
+        "hold": {
+            "seconds": 300,
+            "checkIntervalSeconds": 10,
+            "checks": [http_check("live"), job_check("soak")],
+        },
+    }
+
+
+def minimal_spec() -> dict[str, Any]:
+    return {
+        "template": {"spec": {"containers": [{"name": "app", "image": "shop:v1"}]}},
+        "service": {"name": "shop"},
+    }
+
+
+def test_every_key_parse_spec_reads_is_declared(spec_schema: dict[str, Any]) -> None:
+    reads: set[str] = set()
+    parse_spec(Recorder(full_spec(), "", reads))
+    declared = {path for path, _ in walk(spec_schema)}
+    roots = opaque_roots(spec_schema)
+    missing = sorted(p for p in reads if p not in declared and not under(p, roots))
+    assert not missing, f"parse_spec reads keys the CRD does not declare: {missing}"
+
+
+def test_every_declared_key_is_read_by_parse_spec(spec_schema: dict[str, Any]) -> None:
+    reads: set[str] = set()
+    parse_spec(Recorder(full_spec(), "", reads))
+    roots = opaque_roots(spec_schema)
+    declared = {
+        path
+        for path, _ in walk(spec_schema)
+        if path and not path.endswith("[]") and not under(path, roots)
+    }
+    unread = sorted(declared - reads)
+    assert not unread, f"the CRD declares keys parse_spec never reads: {unread}"
+
+
+def test_the_full_sample_sets_every_declared_key(spec_schema: dict[str, Any]) -> None:
+    """Guards the two tests above: a key missing from the sample is never read."""
+    roots = opaque_roots(spec_schema)
+    declared = {path for path, _ in walk(spec_schema) if path and not under(path, roots)}
+    present = {path for path, _ in walk_value(full_spec())}
+    assert declared <= present, sorted(declared - present)
+
+
+def walk_value(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if path:
+        yield path, value
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from walk_value(child, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_value(item, f"{path}[]")
+
+
+# --- spec: defaults and bounds ------------------------------------------------------------
+
+
+def test_required_fields_match_what_parse_spec_needs(spec_schema: dict[str, Any]) -> None:
+    assert set(spec_schema["required"]) == {"template", "service"}
+    assert node_at(spec_schema, "service")["required"] == ["name"]
+    for stage in ("checks.smoke[]", "hold.checks[]"):
+        assert node_at(spec_schema, stage)["required"] == ["name"]
+        assert node_at(spec_schema, f"{stage}.job")["required"] == ["template"]
+    for without in ("template", "service"):
+        raw = minimal_spec()
+        del raw[without]
+        with pytest.raises(SpecError):
+            parse_spec(raw)
+
+
+def test_schema_defaults_do_not_change_the_parsed_spec(spec_schema: dict[str, Any]) -> None:
+    """What the API server fills in must mean what parse_spec assumes when it is absent."""
+    raw = minimal_spec()
+    raw["checks"] = {"smoke": [{"name": "a", "http": {}}, {"name": "b", "job": {"template": {}}}]}
+    raw["hold"] = {"checks": [{"name": "c", "http": {}}, {"name": "d", "job": {"template": {}}}]}
+    defaulted = apply_defaults(copy.deepcopy(raw), spec_schema)
+    assert defaulted != raw, "the schema should fill some defaults"
+    assert parse_spec(defaulted) == parse_spec(raw)
+
+
+def test_schema_defaults_equal_the_model_constants(spec_schema: dict[str, Any]) -> None:
+    http_defaults = {f.name: f.default for f in dataclasses.fields(HttpCheck)}
+    job_defaults = {f.name: f.default for f in dataclasses.fields(JobCheck)}
+    expected = {
+        "replicas": 1,
+        "service.type": "ClusterIP",
+        "service.port": 80,
+        "service.targetPort": 5000,
+        "infrastructure": {},
+        "infrastructure.deletionPolicy": "Delete",
+        "infrastructure.createNamespace": False,
+        "checks": {},
+        "checks.readiness": {},
+        "checks.readiness.timeoutSeconds": DEFAULT_READINESS_TIMEOUT,
+        "promotion": {},
+        "promotion.auto": True,
+        "hold": {},
+        "hold.seconds": DEFAULT_HOLD_SECONDS,
+        "hold.checkIntervalSeconds": DEFAULT_HOLD_CHECK_INTERVAL,
+    }
+    for stage in ("checks.smoke[]", "hold.checks[]"):
+        expected |= {
+            f"{stage}.http.path": http_defaults["path"],
+            f"{stage}.http.expectStatus": http_defaults["expect_status"],
+            f"{stage}.http.timeoutSeconds": http_defaults["timeout_seconds"],
+            f"{stage}.http.attempts": http_defaults["attempts"],
+            f"{stage}.job.timeoutSeconds": job_defaults["timeout_seconds"],
+        }
+    actual = {path: node["default"] for path, node in walk(spec_schema) if "default" in node}
+    assert actual == expected
+
+
+def test_bounds_and_enums_match_the_model(spec_schema: dict[str, Any]) -> None:
+    hold_seconds = node_at(spec_schema, "hold.seconds")
+    assert (hold_seconds["minimum"], hold_seconds["maximum"]) == (0, MAX_HOLD_SECONDS)
+    assert tuple(node_at(spec_schema, "service.type")["enum"]) == SERVICE_TYPES
+    assert node_at(spec_schema, "infrastructure.deletionPolicy")["enum"] == ["Delete", "Retain"]
+    approved = node_at(spec_schema, "promotion.approvedRevision")["pattern"]
+    assert approved == f"^([0-9a-f]{{{REVISION_LENGTH}}})?$"
+    for path in ("service.name", "previewService.name", "checks.smoke[].name"):
+        node = node_at(spec_schema, path)
+        assert node["pattern"] == spec_module._DNS_LABEL.pattern
+        assert node["maxLength"] == 63
+
+
+# Where the CRD is deliberately stricter than parse_spec (the API server refuses
+# first, so the model never sees these values).
+SCHEMA_STRICTER = {
+    ("checks.smoke[].http.expectStatus", "maximum"),
+    ("hold.checks[].http.expectStatus", "maximum"),
+}
+
+
+def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set a schema path in full_spec(): http fields on the first check, job on the second."""
+    index = "1" if ".job." in path else "0"
+    steps = path.replace("[]", f".{index}").split(".")
+    node: Any = raw
+    for step in steps[:-1]:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    node[steps[-1]] = value
+
+
+def integer_bounds(spec_schema: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
+    roots = opaque_roots(spec_schema)
+    for path, node in walk(spec_schema):
+        if node.get("type") != "integer" or under(path, roots):
+            continue
+        for bound in ("minimum", "maximum"):
+            if bound in node:
+                yield path, bound, int(node[bound])
+
+
+def test_integer_bounds_are_the_model_bounds(spec_schema: dict[str, Any]) -> None:
+    bounds = list(integer_bounds(spec_schema))
+    assert len(bounds) >= 20
+    for path, bound, value in bounds:
+        raw = full_spec()
+        set_path(raw, path, value)
+        parse_spec(raw)  # the bound itself is valid for both
+        if (path, bound) in SCHEMA_STRICTER:
+            continue
+        set_path(raw, path, value - 1 if bound == "minimum" else value + 1)
+        with pytest.raises(SpecError):
+            parse_spec(raw)
+
+
+def test_both_check_lists_share_one_schema(spec_schema: dict[str, Any]) -> None:
+    smoke = node_at(spec_schema, "checks.smoke")
+    hold = node_at(spec_schema, "hold.checks")
+    assert smoke["items"] == hold["items"]
+    assert smoke["maxItems"] == hold["maxItems"]
+
+
+def test_cel_rules_the_model_also_enforces(spec_schema: dict[str, Any]) -> None:
+    """Each CEL rule with its message; parse_spec refuses the same inputs."""
+    rules = {
+        (path, rule["message"])
+        for path, node in walk(spec_schema)
+        for rule in node.get("x-kubernetes-validations", [])
+    }
+    assert all(message for _, message in rules)
+    messages = {message for _, message in rules}
+    assert "set exactly one of http or job" in messages
+    assert "spec.previewService.name must differ from spec.service.name" in messages
+    assert "http.path must start with '/'" in messages
+    assert "spec.template.spec.containers must list at least one container" in messages
+    assert "check names must be unique within spec.checks.smoke" in messages
+
+    refused = {
+        "both http and job": lambda r: r["checks"]["smoke"][0].update(job=job_check("x")["job"]),
+        "neither http nor job": lambda r: r["checks"]["smoke"][0].pop("http"),
+        "same names": lambda r: r["hold"]["checks"][1].update(name="live"),
+        "path": lambda r: r["checks"]["smoke"][0]["http"].update(path="healthz"),
+        "preview": lambda r: r["previewService"].update(name="shop"),
+        "containers": lambda r: r["template"]["spec"].update(containers=[]),
+        "long default preview": lambda r: (
+            r.pop("previewService"),
+            r["service"].update(name="s" * 56),
+        ),
+    }
+    for name, mutate in refused.items():
+        raw = full_spec()
+        mutate(raw)
+        with pytest.raises(SpecError):
+            parse_spec(raw)
+        assert name
+
+
+def test_every_field_has_a_description(version: dict[str, Any]) -> None:
+    schema = version["schema"]["openAPIV3Schema"]
+    roots = opaque_roots(schema)
+    undocumented = [
+        path
+        for path, node in walk(schema)
+        if path
+        and not path.endswith(("[]", ".*"))
+        and path != "metadata"
+        and not under(path, roots - {"spec.template", "spec.template.metadata"})
+        and path.split(".")[0] in ("spec", "status")
+        and not node.get("description")
+    ]
+    assert not undocumented, undocumented
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+def full_status() -> ReleaseStatus:
+    stamp = "2026-11-26T08:00:00Z"
+    return ReleaseStatus(
+        observed_generation=7,
+        phase=Phase.HOLDING,
+        revision="5d8f9c2a1b",
+        message="holding",
+        active=ActiveRevision("5d8f9c2a1b", "shop-5d8f9c2a1b", "shop:v2", 3, 3, stamp),
+        preview=Candidate("0123456789", "shop-0123456789", "shop:v3", 3, stamp, stamp, 1, stamp),
+        previous=Previous("91ab23cd45", "shop-91ab23cd45", "shop:v1", stamp),
+        checks=(CheckStatus("home", "smoke", "http", "5d8f9c2a1b", "Passed", 1, "200", stamp, 2),),
+        infrastructure=InfrastructureStatus(
+            applied=True,
+            inputs_hash="abc",
+            last_apply_time=stamp,
+            outputs={"service": "shop"},
+            failed_inputs_hash="def",
+            last_failure_time=stamp,
+            message="boom",
+            drift=True,
+            last_drift_check_time=stamp,
+        ),
+        conditions=tuple(Condition(t, "True", "Reason", "m", stamp, 7) for t in ORDER),
+        history=(HistoryEntry("91ab23cd45", "shop:v1", stamp, stamp, "Promoted"),),
+        last_action=LastAction("promote", "promote@1", stamp, "Promoted", "5d8f9c2a1b"),
+        approved_revision="5d8f9c2a1b",
+        failed_revision="0123456789",
+        served=True,
+    )
+
+
+TYPES = {"string": str, "boolean": bool, "object": dict, "array": list}
+
+
+def check_value(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
+    """The ways ``value`` breaks ``schema`` (types, nullable, enum, required, keys)."""
+    if value is None:
+        return [] if schema.get("nullable") else [f"{path}: null but not nullable"]
+    kind = schema.get("type")
+    if kind == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, TYPES[kind])
+    if not ok:
+        return [f"{path}: {value!r} is not {kind}"]
+    errors: list[str] = []
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path}: {value!r} not in {schema['enum']}")
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        errors += [f"{path}.{k}: missing" for k in schema.get("required", []) if k not in value]
+        for key, child in value.items():
+            child_schema = props.get(key, extra if isinstance(extra, Mapping) else None)
+            if child_schema is None:
+                errors.append(f"{path}.{key}: not in the schema (would be pruned)")
+            else:
+                errors += check_value(child, child_schema, f"{path}.{key}")
+    if isinstance(value, list):
+        for item in value:
+            errors += check_value(item, schema["items"], f"{path}[]")
+    return errors
+
+
+@pytest.mark.parametrize("status", [ReleaseStatus(), full_status()], ids=["empty", "full"])
+def test_status_to_dict_fits_the_schema(
+    status_schema: dict[str, Any], status: ReleaseStatus
+) -> None:
+    emitted = status.to_dict()
+    assert check_value(emitted, status_schema, "status") == []
+    assert ReleaseStatus.from_dict(emitted) == status
+
+
+def test_every_status_field_is_written(status_schema: dict[str, Any]) -> None:
+    emitted = {path for path, _ in walk_value(full_status().to_dict())}
+    declared = {p.replace(".*", ".service") for p, _ in walk(status_schema) if p}
+    assert declared <= emitted, (
+        f"the CRD declares status fields never written: {declared - emitted}"
+    )
+
+
+def test_status_enums_match_the_model(status_schema: dict[str, Any]) -> None:
+    phases = {v for k, v in vars(Phase).items() if k.isupper()}
+    assert set(node_at(status_schema, "phase")["enum"]) == phases
+    conditions = node_at(status_schema, "conditions")
+    assert conditions["x-kubernetes-list-type"] == "map"
+    assert conditions["x-kubernetes-list-map-keys"] == ["type"]
+    assert conditions["items"]["required"] == ["type", "status"]
+    assert node_at(status_schema, "observedGeneration")["format"] == "int64"
+    description = conditions["description"]
+    assert all(kind in description for kind in ORDER)
+
+
+# --- names and printer columns ---------------------------------------------------------------
+
+
+def test_names_scope_and_version(crd: dict[str, Any], version: dict[str, Any]) -> None:
+    assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
+    assert crd["metadata"]["name"] == "bluegreenreleases.bluegreen.dev"
+    spec = crd["spec"]
+    assert spec["group"] == "bluegreen.dev"
+    assert spec["scope"] == "Namespaced"
+    assert spec["names"] == {
+        "kind": "BlueGreenRelease",
+        "listKind": "BlueGreenReleaseList",
+        "plural": "bluegreenreleases",
+        "singular": "bluegreenrelease",
+        "shortNames": ["bgr"],
+        "categories": ["bluegreen"],
+    }
+    assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
+    assert version["subresources"] == {"status": {}}
+
+
+def test_printer_columns(version: dict[str, Any]) -> None:
+    columns = [(c["name"], c["type"], c["jsonPath"]) for c in version["additionalPrinterColumns"]]
+    assert columns == [
+        ("Phase", "string", ".status.phase"),
+        ("Active", "string", ".status.active.revision"),
+        ("Preview", "string", ".status.preview.revision"),
+        ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+        ("Age", "date", ".metadata.creationTimestamp"),
+    ]
