@@ -22,6 +22,7 @@ class OperatorConfig:
     drift_interval_seconds: float
     terraform_timeout_seconds: float
     kubeconfig: str | None
+    verbose: bool = False
 
 
 def _default_module_dir() -> Path:
@@ -79,6 +80,7 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         default=float(env.get("BLUEGREEN_TERRAFORM_TIMEOUT", "300")),
     )
     parser.add_argument("--kubeconfig", default=env.get("KUBECONFIG") or None)
+    parser.add_argument("--verbose", action="store_true", help="log every handled watch event")
     args = parser.parse_args(argv)
     return OperatorConfig(
         namespaces=tuple(args.namespace),
@@ -91,4 +93,5 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         drift_interval_seconds=args.drift_interval,
         terraform_timeout_seconds=args.terraform_timeout,
         kubeconfig=args.kubeconfig,
+        verbose=args.verbose,
     )

@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # kopf reports every successful watch-event handler at INFO: far too chatty for
+    # an operator that wakes on each pod change. Our own warnings still show.
+    logging.getLogger("kopf.objects").setLevel(logging.INFO if config.verbose else logging.WARNING)
     import bluegreen.handlers  # noqa: F401  # registers the handlers with kopf
 
     metrics = Metrics()

@@ -11,6 +11,8 @@ crash at any instant leads to the same end state.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,9 +130,11 @@ class _Release:
         raw = self.obs.action
         if not raw:
             return False
-        self.draft.act(ClearActionAnnotation(raw))
         if self.status.last_action and self.status.last_action.raw == raw:
-            return False  # already consumed; only the annotation was left behind
+            # Consumed and recorded: only now clear it. Clearing it in the same step as
+            # acting on it would lose the action to a crash before the status write.
+            self.draft.act(ClearActionAnnotation(raw))
+            return False
         action = parse_action(raw)
         if action is None:
             result = f"Rejected: unknown action {raw!r}"
@@ -245,6 +249,8 @@ class _Release:
         previous, active = self.status.previous, self.status.active
         if not previous or not active or previous.revision != self.desired:
             return False
+        if previous.revision == self.status.failed_revision:
+            return False  # a rolled-back revision waiting for collection, not a revert
         if active.revision == self.desired:
             return False
         result = self._rollback("SpecReverted", "the spec returned to the previous revision")
@@ -327,6 +333,14 @@ class _Release:
         if phase not in (Phase.FAILED, Phase.ROLLED_BACK):
             self.draft.set(phase=Phase.FAILED)
         reason = "RolledBack" if self.status.phase == Phase.ROLLED_BACK else "ReleaseFailed"
+        stalled = self.status.condition(ConditionType.STALLED)
+        if (
+            reason == "ReleaseFailed"
+            and stalled is not None
+            and stalled.status == TRUE
+            and stalled.message == self.status.message
+        ):
+            reason = stalled.reason  # keep the cause (SmokeCheckFailed, ReadinessTimeout...)
         self.draft.stalled = (reason, self.status.message or f"revision {self.desired} failed")
 
     # -- a new revision: deploy, verify, gate, switch --
@@ -334,10 +348,11 @@ class _Release:
     def _release_candidate(self) -> None:
         self._drop_candidate("Superseded")
         candidate = self.status.preview
+        started = candidate is None
         if candidate is None:
             candidate = self._start_candidate()
         deployment = self.obs.deployments.get(candidate.revision)
-        if deployment is None:
+        if deployment is None and not started:
             # Created but not yet seen (or deleted by hand): creating is idempotent.
             self.draft.act(CreateDeployment(self._candidate_manifest(candidate.replicas)))
         self._point_preview()
@@ -568,7 +583,10 @@ class _Release:
         selector = self.obs.stable.selector if self.obs.stable else None
         if revision in protected or selector == names.revision_selector(self.ctx.name, revision):
             return
-        if revision in self.obs.deployments:
+        queued = any(
+            isinstance(a, DeleteDeployment) and a.revision == revision for a in self.draft.actions
+        )
+        if revision in self.obs.deployments and not queued:
             self.draft.act(DeleteDeployment(deployment, revision))
 
     def _delete_strays(self) -> None:
@@ -770,7 +788,7 @@ def _finish(
                 put(ConditionType.READY, FALSE, status.phase, status.message)
     if spec is not None:
         infra = status.infrastructure
-        if infra.applied:
+        if infra.applied and not infra.failed_inputs_hash:
             put(ConditionType.INFRASTRUCTURE_READY, TRUE, "Applied", "infrastructure applied")
     active = status.active
     serving = active is not None and observed.stable_endpoints.get(active.revision, 0) > 0
@@ -783,6 +801,10 @@ def _finish(
             "NoHealthyEndpoints" if status.served else "NotServedYet",
             "",
         )
+    # Every condition speaks for this generation once this decision is written.
+    conds = tuple(replace(c, observed_generation=ctx.generation) for c in conds)
+    # Every condition was evaluated against this generation (kstatus reads it per condition).
+    conds = tuple(replace(c, observed_generation=ctx.generation) for c in conds)
     draft.set(conditions=conds)
     return Decision(
         status=draft.status,

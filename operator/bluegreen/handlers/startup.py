@@ -44,7 +44,8 @@ async def configure(
     kube = Kube(KubeRest(await make_api_client(config.kubeconfig)))
     session = aiohttp.ClientSession()
     infrastructure = _infrastructure(config, kube)
-    executor = Executor(kube, infrastructure, HttpChecker(session), metrics)
+    kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"
+    executor = Executor(kube, infrastructure, HttpChecker(session), metrics, kind)
     reconciler = Reconciler(
         kube,
         executor,

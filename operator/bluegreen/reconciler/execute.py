@@ -27,6 +27,8 @@ class Executor:
     infrastructure: Infrastructure
     http: HttpChecker
     metrics: Metrics
+    infrastructure_kind: str = "Terraform"
+    """Prefix of infrastructure event reasons: TerraformApplied, TerraformFailed."""
 
     async def run(  # noqa: PLR0912  # one flat match over the action types reads best
         self,
@@ -76,10 +78,12 @@ class Executor:
                 try:
                     outputs = await self.infrastructure.apply(inputs)
                 except InfrastructureError as err:
-                    await self.kube.events.post(body, "Warning", "TerraformFailed", str(err))
+                    await self.kube.events.post(
+                        body, "Warning", f"{self.infrastructure_kind}Failed", str(err)
+                    )
                     return results.infrastructure_failed(status, digest, str(err), generation, now)
                 await self.kube.events.post(
-                    body, "Normal", "TerraformApplied", "infrastructure applied"
+                    body, "Normal", f"{self.infrastructure_kind}Applied", "infrastructure applied"
                 )
                 return results.infrastructure_applied(status, digest, outputs, generation, now)
             case act.CheckDrift(inputs=inputs):
