@@ -1,0 +1,255 @@
+"""kubectl-bluegreen against a real API server: CRD schema, status subresource,
+merge patches and watches as the plugin will meet them.
+
+The operator is not running here: the tests write status themselves, through
+the status subresource, exactly where the operator writes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from bluegreen.plugin import cli
+from bluegreen.plugin.resource import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
+from bluegreen.plugin.verdict import ExitCode
+
+pytestmark = pytest.mark.cluster
+
+CRD = Path(__file__).resolve().parents[2] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+
+
+@pytest.fixture(scope="module")
+def crd(kubectl: Callable[..., Any]) -> None:
+    kubectl("apply", "--server-side", "--field-manager=plugin-tests", "-f", str(CRD))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/bluegreenreleases.bluegreen.dev",
+        "--timeout=60s",
+    )
+
+
+@pytest.fixture
+def objects(api_client: Any, crd: None) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)
+
+
+@pytest.fixture
+def release(objects: client.CustomObjectsApi, namespace: str) -> Iterator[str]:
+    name = f"shop-{uuid.uuid4().hex[:6]}"
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "BlueGreenRelease",
+        "metadata": {"name": name, "annotations": {"team": "payments"}},
+        "spec": {
+            "replicas": 2,
+            "template": {"spec": {"containers": [{"name": "app", "image": "shop:v2"}]}},
+            "service": {"name": name},
+        },
+    }
+    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    yield name
+
+
+def read(objects: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    # The client types custom objects as plain `object`; they are JSON dicts.
+    found: Any = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return dict(found)
+
+
+def write_status(
+    objects: client.CustomObjectsApi, namespace: str, name: str, **status: Any
+) -> dict[str, Any]:
+    current = read(objects, namespace, name)
+    status.setdefault("observedGeneration", current["metadata"]["generation"])
+    result: Any = objects.patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, PLURAL, name, {"status": status}
+    )
+    return dict(result)
+
+
+def condition(type_: str, status: str, message: str = "") -> dict[str, str]:
+    return {
+        "type": type_,
+        "status": status,
+        "reason": "Test",
+        "message": message,
+        "lastTransitionTime": "2026-11-26T12:00:00Z",
+    }
+
+
+def plugin(kubeconfig: Path, namespace: str, *argv: str) -> int:
+    return cli.main([*argv, "--kubeconfig", str(kubeconfig), "-n", namespace])
+
+
+def test_status_and_history_render_a_real_release(
+    cluster: Any,
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_status(
+        objects,
+        namespace,
+        release,
+        phase="Holding",
+        revision="5d8f9c2a1b",
+        active={
+            "revision": "5d8f9c2a1b",
+            "deployment": f"{release}-5d8f9c2a1b",
+            "replicas": 2,
+            "readyReplicas": 2,
+        },
+        previous={"revision": "91ab23cd45", "deleteAfter": "2999-01-01T00:00:00Z"},
+        conditions=[condition("Ready", "False", "holding"), condition("Reconciling", "True")],
+        history=[
+            {"revision": "5d8f9c2a1b", "image": "shop:v2", "startedAt": "2026-11-26T11:00:00Z"}
+        ],
+    )
+    assert plugin(cluster.kubeconfig, namespace, "status", release) == ExitCode.OK
+    page = capsys.readouterr().out
+    assert "Phase:       Holding" in page
+    assert f"  Deployment: {release}-5d8f9c2a1b" in page
+    assert "  Ready:      2/2" in page
+    assert "left (deleteAfter 2999-01-01T00:00:00Z)" in page
+
+    assert plugin(cluster.kubeconfig, namespace, "history", release) == ExitCode.OK
+    history = capsys.readouterr().out.splitlines()
+    assert history[1].split()[:2] == ["5d8f9c2a1b", "shop:v2"]
+
+
+def test_actions_touch_only_the_annotation(
+    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str
+) -> None:
+    before = read(objects, namespace, release)
+    assert plugin(cluster.kubeconfig, namespace, "extend-hold", release, "10m") == ExitCode.OK
+    after = read(objects, namespace, release)
+    annotations = after["metadata"]["annotations"]
+    assert annotations["team"] == "payments"
+    assert annotations[ACTION_ANNOTATION].startswith("extend-hold:600@")
+    # An action is not a spec change: GitOps tools see no drift and the operator
+    # sees no new generation.
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+
+    # Repeating the same action must reach the operator as a new value.
+    first = annotations[ACTION_ANNOTATION]
+    assert plugin(cluster.kubeconfig, namespace, "extend-hold", release, "10m") == ExitCode.OK
+    again = read(objects, namespace, release)
+    assert again["metadata"]["annotations"][ACTION_ANNOTATION] != first
+
+
+def test_promote_approves_the_revision_in_status(
+    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str
+) -> None:
+    # No status yet: nothing to approve, nothing written.
+    assert plugin(cluster.kubeconfig, namespace, "promote", release) == ExitCode.ERROR
+    obj = read(objects, namespace, release)
+    assert ACTION_ANNOTATION not in obj["metadata"]["annotations"]
+
+    write_status(objects, namespace, release, phase="AwaitingPromotion", revision="77aa")
+    assert plugin(cluster.kubeconfig, namespace, "promote", release) == ExitCode.OK
+    obj = read(objects, namespace, release)
+    assert obj["metadata"]["annotations"][ACTION_ANNOTATION].startswith("promote:77aa@")
+
+
+def _wait_in_thread(
+    kubeconfig: Path, namespace: str, *argv: str
+) -> tuple[threading.Thread, list[int]]:
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(plugin(kubeconfig, namespace, *argv)), daemon=True
+    )
+    thread.start()
+    return thread, result
+
+
+@pytest.mark.parametrize(
+    ("final", "expected"),
+    [
+        ({"phase": "Complete", "conditions": [condition("Ready", "True", "done")]}, ExitCode.OK),
+        ({"phase": "RolledBack", "conditions": [condition("Stalled", "True")]}, ExitCode.FAILED),
+    ],
+    ids=["ready", "rolled-back"],
+)
+def test_wait_follows_the_watch_to_a_verdict(
+    cluster: Any,
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    final: dict[str, Any],
+    expected: ExitCode,
+) -> None:
+    write_status(objects, namespace, release, phase="Deploying", conditions=[])
+    thread, result = _wait_in_thread(
+        cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "60"
+    )
+    # Intermediate states must not end the wait.
+    write_status(objects, namespace, release, phase="Verifying")
+    time.sleep(1)
+    assert thread.is_alive()
+    write_status(objects, namespace, release, **final)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert result == [expected]
+
+
+def test_wait_ignores_status_of_an_older_generation(
+    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str
+) -> None:
+    write_status(
+        objects, namespace, release, phase="Failed", conditions=[condition("Stalled", "True")]
+    )
+    # A new spec (as a GitOps sync would apply) makes that failure stale.
+    objects.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, release, {"spec": {"replicas": 3}}
+    )
+    thread, result = _wait_in_thread(
+        cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "60"
+    )
+    time.sleep(1)
+    assert thread.is_alive()
+    write_status(
+        objects, namespace, release, phase="Complete", conditions=[condition("Ready", "True")]
+    )
+    thread.join(timeout=30)
+    assert result == [ExitCode.OK]
+
+
+def test_wait_times_out_with_2(
+    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str
+) -> None:
+    write_status(objects, namespace, release, phase="Holding")
+    started = time.monotonic()
+    code = plugin(cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "2")
+    assert code == ExitCode.TIMEOUT
+    assert time.monotonic() - started < 15
+
+
+def test_missing_release_is_an_error(
+    cluster: Any, namespace: str, crd: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert plugin(cluster.kubeconfig, namespace, "status", "nope") == ExitCode.ERROR
+    assert 'bluegreenrelease "nope" not found' in capsys.readouterr().err
+
+
+def test_namespace_defaults_to_the_context_namespace(
+    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    for entry in config["contexts"]:
+        entry["context"]["namespace"] = namespace
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    write_status(objects, namespace, release, phase="Pending")
+    assert cli.main(["status", release, "--kubeconfig", str(kubeconfig)]) == ExitCode.OK
