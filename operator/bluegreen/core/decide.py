@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
