@@ -802,8 +802,6 @@ def _finish(
         )
     # Every condition speaks for this generation once this decision is written.
     conds = tuple(replace(c, observed_generation=ctx.generation) for c in conds)
-    # Every condition was evaluated against this generation (kstatus reads it per condition).
-    conds = tuple(replace(c, observed_generation=ctx.generation) for c in conds)
     draft.set(conditions=conds)
     return Decision(
         status=draft.status,
