@@ -274,8 +274,8 @@ class _Release:
         if observed and observed.replicas != self.spec.replicas:
             self.draft.act(ScaleDeployment(observed.name, self.spec.replicas))
             self.draft.set(active=_replace_active(active, replicas=self.spec.replicas))
-        if self.status.phase not in (Phase.ROLLED_BACK,):
-            self.draft.set(phase=Phase.COMPLETE, message=f"revision {active.revision} serves")
+        # Also after a rollback: the spec now asks for the revision that serves.
+        self.draft.set(phase=Phase.COMPLETE, message=f"revision {active.revision} serves")
         self._delete_strays()
 
     def _hold(self) -> bool:
@@ -410,7 +410,17 @@ class _Release:
         self._set(ConditionType.CHECKS_PASSED, FALSE, "Pending", "smoke checks not run yet")
         if self.status.active:
             self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, "Pending", "candidate in flight")
+        # Results of an earlier attempt at this revision (failed, or superseded) are stale:
+        # this Deployment must pass every check afresh. Runs keep counting, so new Jobs
+        # never share a name with old ones.
+        fresh = tuple(
+            replace(c, phase=chk.PENDING, message="new attempt")
+            if c.revision == self.desired
+            else c
+            for c in self.status.checks
+        )
         self.draft.set(
+            checks=fresh,
             preview=candidate,
             phase=Phase.DEPLOYING,
             message=f"deploying {candidate.deployment}",
