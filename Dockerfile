@@ -96,7 +96,7 @@ ENV PATH=/opt/venv/bin:/opt/terraform/bin:/usr/local/sbin:/usr/local/bin:/usr/sb
     TF_IN_AUTOMATION=1 \
     TF_INPUT=0 \
     CHECKPOINT_DISABLE=1 \
-    BLUEGREEN_TERRAFORM_MODULE=/opt/bluegreen/terraform \
+    BLUEGREEN_TERRAFORM_MODULE_DIR=/opt/bluegreen/terraform \
     BLUEGREEN_TERRAFORM_WORKDIR=/tmp/bluegreen-tf
 
 USER 65532:65532
