@@ -1,0 +1,680 @@
+"""An in-memory cluster as ``decide()`` sees it, and a driver mirroring the reconciler.
+
+Nothing here is a mock: the world keeps real state (Deployments with replica
+counts, Services with selectors and cluster IPs, endpoints derived from the
+stable Service's selector and ready pods, check Jobs), carries out the actions
+``decide()`` asks for, answers HTTP checks by resolving their URL to the pods
+it reaches, and produces ``Observed`` snapshots. While applying actions it
+checks the invariants of DESIGN.md and records every breach in
+``world.violations``; tests assert that list stays empty.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from bluegreen.core import checks as chk
+from bluegreen.core import names, results
+from bluegreen.core.actions import (
+    Action,
+    ApplyInfrastructure,
+    CheckDrift,
+    ClearActionAnnotation,
+    CreateDeployment,
+    CreateJob,
+    DeleteDeployment,
+    DeleteJobs,
+    DestroyInfrastructure,
+    EmitEvent,
+    PatchSelector,
+    RunHttpCheck,
+    ScaleDeployment,
+)
+from bluegreen.core.conditions import TRUE, ConditionType
+from bluegreen.core.context import ReleaseContext
+from bluegreen.core.decide import decide
+from bluegreen.core.decision import Decision
+from bluegreen.core.errors import SpecError
+from bluegreen.core.infrastructure import DriftReport, InfrastructureOutputs
+from bluegreen.core.observed import (
+    DeploymentState,
+    JobState,
+    Observed,
+    ServiceState,
+)
+from bluegreen.core.revision import compute_revision
+from bluegreen.core.spec import ReleaseSpec, parse_spec
+from bluegreen.core.status import ReleaseStatus
+from bluegreen.core.timefmt import parse_time
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+STABLE_IP = "10.96.0.10"
+PREVIEW_IP = "10.96.0.11"
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def template(image: str, **extra_labels: str) -> dict[str, Any]:
+    labels = {"app": "shop", **extra_labels}
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "containers": [{"name": "app", "image": image, "ports": [{"containerPort": 5000}]}]
+        },
+    }
+
+
+def http_check(name: str, path: str = "/", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "http": {"path": path, "expectStatus": 200, **extra}}
+
+
+def job_check(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "job": {
+            "template": {
+                "template": {
+                    "spec": {"containers": [{"name": "e2e", "image": "curlimages/curl:8.8.0"}]}
+                }
+            },
+            "timeoutSeconds": 120,
+        },
+    }
+
+
+def make_spec(
+    image: str = "shop:v1",
+    *,
+    replicas: int = 3,
+    hold: int = 0,
+    smoke: Sequence[Mapping[str, Any]] = (),
+    hold_checks: Sequence[Mapping[str, Any]] = (),
+    hold_interval: int = 30,
+    auto: bool = True,
+    approved: str | None = None,
+    readiness_timeout: int = 300,
+    variables: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    promotion: dict[str, Any] = {"auto": auto}
+    if approved:
+        promotion["approvedRevision"] = approved
+    return {
+        "replicas": replicas,
+        "template": template(image),
+        "service": {"name": "shop", "type": "ClusterIP", "port": 80, "targetPort": 5000},
+        "previewService": {"name": "shop-preview"},
+        "infrastructure": {"terraform": {"variables": dict(variables or {})}},
+        "checks": {"readiness": {"timeoutSeconds": readiness_timeout}, "smoke": list(smoke)},
+        "promotion": promotion,
+        "hold": {
+            "seconds": hold,
+            "checks": list(hold_checks),
+            "checkIntervalSeconds": hold_interval,
+        },
+    }
+
+
+def revision_of(raw_spec: Mapping[str, Any]) -> str:
+    return compute_revision(raw_spec["template"])
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class FakeDeployment:
+    name: str
+    revision: str
+    image: str
+    replicas: int
+    pod_labels: dict[str, str]
+    ready: int = 0
+    generation: int = 1
+    deleting: bool = False
+    served: bool = False
+    """The stable Service selected it at least once (it may be rolled back to)."""
+
+    def state(self) -> DeploymentState:
+        return DeploymentState(
+            name=self.name,
+            revision=self.revision,
+            image=self.image,
+            replicas=self.replicas,
+            ready_replicas=self.ready,
+            available_replicas=self.ready,
+            updated_replicas=self.replicas,
+            generation=self.generation,
+            observed_generation=self.generation,
+            deleting=self.deleting,
+        )
+
+
+@dataclass
+class FakeService:
+    name: str
+    cluster_ip: str
+    port: int
+    selector: dict[str, str] | None = None
+
+
+@dataclass
+class FakeJob:
+    name: str
+    revision: str
+    check: str
+    stage: str
+    target_url: str
+    state: str = "running"  # running | succeeded | failed
+    message: str = ""
+
+
+@dataclass
+class Applied:
+    """One action as the world carried it out, for tests to inspect."""
+
+    action: Action
+    now: datetime
+    crashed: bool = False
+
+
+@dataclass
+class World:
+    """The cluster of one release, in memory."""
+
+    name: str = "shop"
+    namespace: str = "shop"
+    uid: str = "uid-1"
+    generation: int = 1
+    module_checksum: str = "module-v1"
+    infrastructure_retry_seconds: float = 60
+
+    deployments: dict[str, FakeDeployment] = field(default_factory=dict)
+    services: dict[str, FakeService] = field(default_factory=dict)
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    annotation: str | None = None
+    events: list[EmitEvent] = field(default_factory=list)
+    applied: list[Applied] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    # knobs the tests turn
+    auto_ready: bool = True
+    """Pods of every Deployment become ready (up to ``ready_cap``) at each observation."""
+    ready_cap: dict[str, int] = field(default_factory=dict)
+    """revision -> the most pods that can be ready (a crash-looping image: 0)."""
+    auto_jobs: bool = True
+    """Running Jobs finish at each observation, per ``job_outcomes``."""
+    http_outcomes: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(check name, revision reached) -> passes; missing means it passes."""
+    job_outcomes: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(check name, revision reached) -> succeeds; missing means it succeeds."""
+    endpoints_lag: bool = False
+    """When True the EndpointSlices keep showing their last synced content."""
+    infra_failure: str | None = None
+    """When set, Terraform applies fail with this message."""
+    drifted: bool = False
+
+    # what the world remembers for the invariants
+    smoke_passed: dict[str, set[str]] = field(default_factory=dict)
+    """revision -> smoke checks that passed against pods of that revision."""
+    ever_served: bool = False
+    _endpoints: dict[str, int] = field(default_factory=dict)
+    _last_spec: str | None = None
+
+    # ------------------------------------------------------------ the release's identity
+
+    def ctx(self) -> ReleaseContext:
+        return ReleaseContext(
+            name=self.name,
+            namespace=self.namespace,
+            uid=self.uid,
+            generation=self.generation,
+            module_checksum=self.module_checksum,
+            infrastructure_retry_seconds=self.infrastructure_retry_seconds,
+        )
+
+    def see_spec(self, raw_spec: Mapping[str, Any]) -> None:
+        """The API server bumps metadata.generation whenever the spec changes."""
+        text = repr(raw_spec)
+        if self._last_spec is not None and text != self._last_spec:
+            self.generation += 1
+        self._last_spec = text
+
+    # ------------------------------------------------------------ pods, endpoints, jobs
+
+    def set_ready(self, revision: str, ready: int | None = None) -> None:
+        dep = self.deployments[revision]
+        dep.ready = dep.replicas if ready is None else max(0, min(ready, dep.replicas))
+
+    def settle_pods(self) -> None:
+        for dep in self.deployments.values():
+            if dep.deleting:
+                continue
+            cap = self.ready_cap.get(dep.revision, dep.replicas)
+            dep.ready = min(dep.replicas, cap)
+
+    def finish_jobs(self) -> None:
+        for job in self.jobs.values():
+            if job.state != "running":
+                continue
+            reached = self.resolve(job.target_url)
+            ok = reached is not None and self.job_outcomes.get((job.check, reached), True)
+            job.state = "succeeded" if ok else "failed"
+            job.message = f"reached {reached}" if reached else "target unreachable"
+            if ok and job.stage == chk.SMOKE and reached is not None:
+                self.smoke_passed.setdefault(reached, set()).add(job.check)
+
+    def stable(self) -> FakeService | None:
+        return self.services.get("shop")
+
+    def selected_revision(self, service: FakeService | None) -> str | None:
+        if service is None or not service.selector:
+            return None
+        return service.selector.get(names.REVISION_LABEL)
+
+    def stable_revision(self) -> str | None:
+        return self.selected_revision(self.stable())
+
+    def live_endpoints(self) -> dict[str, int]:
+        """Ready pods matched by the stable Service's selector, per revision."""
+        stable = self.stable()
+        if stable is None or not stable.selector:
+            return {}
+        out: dict[str, int] = {}
+        for dep in self.deployments.values():
+            if dep.deleting or dep.ready <= 0:
+                continue
+            if all(dep.pod_labels.get(k) == v for k, v in stable.selector.items()):
+                out[dep.revision] = dep.ready
+        return out
+
+    def sync_endpoints(self) -> None:
+        self._endpoints = self.live_endpoints()
+
+    def resolve(self, url: str) -> str | None:
+        """The revision whose ready pods a URL reaches, or None (connection refused)."""
+        host = urlsplit(url).hostname or ""
+        for svc in self.services.values():
+            if host in (svc.cluster_ip, f"{svc.name}.{self.namespace}.svc"):
+                revision = self.selected_revision(svc)
+                dep = self.deployments.get(revision or "")
+                if dep is None or dep.deleting or dep.ready <= 0:
+                    return None
+                return revision
+        return None
+
+    # ------------------------------------------------------------ observation
+
+    def observe(self) -> Observed:
+        # Deletions requested earlier have completed by now.
+        self.deployments = {r: d for r, d in self.deployments.items() if not d.deleting}
+        if self.auto_ready:
+            self.settle_pods()
+        if self.auto_jobs:
+            self.finish_jobs()
+        if not self.endpoints_lag:
+            self.sync_endpoints()
+
+        def service_state(name: str) -> ServiceState | None:
+            svc = self.services.get(name)
+            if svc is None:
+                return None
+            return ServiceState(
+                name=svc.name,
+                exists=True,
+                selector=dict(svc.selector) if svc.selector is not None else None,
+                cluster_ip=svc.cluster_ip,
+                port=svc.port,
+            )
+
+        return Observed(
+            generation=self.generation,
+            deployments={r: d.state() for r, d in self.deployments.items()},
+            stable=service_state("shop"),
+            preview=service_state("shop-preview"),
+            stable_endpoints=dict(self._endpoints),
+            jobs={
+                j.name: JobState(
+                    name=j.name,
+                    revision=j.revision,
+                    succeeded=j.state == "succeeded",
+                    failed=j.state == "failed",
+                    message=j.message,
+                )
+                for j in self.jobs.values()
+            },
+            action=self.annotation,
+        )
+
+    # ------------------------------------------------------------ actions
+
+    def apply(  # noqa: PLR0912 (one branch per kind of action)
+        self,
+        action: Action,
+        status: ReleaseStatus,
+        spec: ReleaseSpec | None,
+        decision: Decision,
+        now: datetime,
+        before: ReleaseStatus | None = None,
+    ) -> ReleaseStatus:
+        """Carry out one action; fold its result into ``status`` (the one to be written)."""
+        self.applied.append(Applied(action, now))
+        generation = self.generation
+        match action:
+            case ApplyInfrastructure():
+                return self._apply_infrastructure(action, status, now)
+            case CheckDrift():
+                return results.drift_checked(
+                    status,
+                    DriftReport(self.drifted, "drift" if self.drifted else ""),
+                    generation,
+                    now,
+                )
+            case DestroyInfrastructure():
+                self.services.clear()
+            case CreateDeployment():
+                self._create_deployment(action.manifest)
+            case ScaleDeployment():
+                dep = self._by_name(action.name)
+                if dep is not None and dep.replicas != action.replicas:
+                    dep.replicas = action.replicas
+                    dep.generation += 1
+                    dep.ready = min(dep.ready, dep.replicas)
+            case DeleteDeployment():
+                self._check_delete(action, decision, now, before or decision.status)
+                dep = self.deployments.get(action.revision)
+                if dep is not None:
+                    dep.deleting = True
+            case PatchSelector():
+                self._check_patch(action, spec)
+                self._patch(action)
+            case RunHttpCheck():
+                return self._run_http_check(action, status, now)
+            case CreateJob():
+                self._create_job(action.manifest)
+            case DeleteJobs():
+                self.jobs = {
+                    n: j for n, j in self.jobs.items() if j.revision in action.keep_revisions
+                }
+            case ClearActionAnnotation():
+                if self.annotation == action.raw:
+                    self.annotation = None
+            case EmitEvent():
+                self.events.append(action)
+        return status
+
+    def _apply_infrastructure(
+        self, action: ApplyInfrastructure, status: ReleaseStatus, now: datetime
+    ) -> ReleaseStatus:
+        if self.infra_failure:
+            return results.infrastructure_failed(
+                status, action.inputs_hash, self.infra_failure, self.generation, now
+            )
+        for svc_name, ip in (
+            (action.inputs.service_name, STABLE_IP),
+            (action.inputs.preview_service_name, PREVIEW_IP),
+        ):
+            # Terraform ignores selector changes: an existing Service keeps its selector.
+            if svc_name not in self.services:
+                self.services[svc_name] = FakeService(svc_name, ip, action.inputs.service_port)
+        outputs = InfrastructureOutputs(
+            stable_service=action.inputs.service_name,
+            preview_service=action.inputs.preview_service_name,
+            stable_cluster_ip=STABLE_IP,
+            preview_cluster_ip=PREVIEW_IP,
+        )
+        return results.infrastructure_applied(
+            status, action.inputs_hash, outputs, self.generation, now
+        )
+
+    def _patch(self, action: PatchSelector) -> None:
+        svc = self.services.get(action.service)
+        if svc is None:
+            self.violations.append(f"patched missing Service {action.service}")
+            return
+        svc.selector = dict(action.selector)
+        if action.stable:
+            self.ever_served = True
+            dep = self.deployments.get(action.revision)
+            if dep is not None:
+                dep.served = True
+
+    def _run_http_check(
+        self, action: RunHttpCheck, status: ReleaseStatus, now: datetime
+    ) -> ReleaseStatus:
+        reached = self.resolve(action.url)
+        ok = reached is not None and self.http_outcomes.get((action.check.name, reached), True)
+        if ok and action.stage == chk.SMOKE and reached is not None:
+            self.smoke_passed.setdefault(reached, set()).add(action.check.name)
+        message = f"reached {reached}" if reached else "connection refused"
+        return results.http_check_finished(status, action, ok, 1, message, now)
+
+    def _by_name(self, name: str) -> FakeDeployment | None:
+        return next((d for d in self.deployments.values() if d.name == name), None)
+
+    def _create_deployment(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
+        revision = meta["labels"][names.REVISION_LABEL]
+        existing = self.deployments.get(revision)
+        if existing is not None:
+            return  # AlreadyExists (also while it is being deleted)
+        pod_template = manifest["spec"]["template"]
+        selector = manifest["spec"]["selector"]["matchLabels"]
+        pod_labels = dict(pod_template["metadata"]["labels"])
+        if any(pod_labels.get(k) != v for k, v in selector.items()):
+            self.violations.append(f"Deployment {meta['name']} selector misses its pods")
+        self.deployments[revision] = FakeDeployment(
+            name=meta["name"],
+            revision=revision,
+            image=pod_template["spec"]["containers"][0]["image"],
+            replicas=manifest["spec"]["replicas"],
+            pod_labels=pod_labels,
+        )
+        # A fresh Deployment must earn its smoke checks again.
+        self.smoke_passed.pop(revision, None)
+
+    def _create_job(self, manifest: Mapping[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        if name in self.jobs:
+            return
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        self.jobs[name] = FakeJob(
+            name=name,
+            revision=manifest["metadata"]["labels"][names.REVISION_LABEL],
+            check=manifest["metadata"]["labels"][names.CHECK_LABEL],
+            stage=env["BLUEGREEN_STAGE"],
+            target_url=env["BLUEGREEN_TARGET_URL"],
+        )
+
+    # ------------------------------------------------------------ invariants
+
+    def _check_patch(self, action: PatchSelector, spec: ReleaseSpec | None) -> None:
+        expected = names.revision_selector(self.name, action.revision)
+        if dict(action.selector) != expected:
+            self.violations.append(f"selector {dict(action.selector)} is not {expected}")
+        if spec is None:
+            self.violations.append("patched a selector with an invalid spec")
+            return
+        allowed = {spec.service.name, spec.preview_service_name}
+        if action.service not in allowed:
+            self.violations.append(f"patched unknown Service {action.service}")
+        if action.stable != (action.service == spec.service.name):
+            self.violations.append(f"PatchSelector.stable wrong for {action.service}")
+        if not action.stable:
+            return
+        dep = self.deployments.get(action.revision)
+        if dep is None or dep.deleting:
+            self.violations.append(f"stable switched to absent revision {action.revision}")
+            return
+        if dep.replicas < 1 or dep.ready < dep.replicas:
+            self.violations.append(
+                f"stable switched to {action.revision} with {dep.ready}/{dep.replicas} ready"
+            )
+        if dep.served:
+            return  # switching back to a revision that served before (a rollback)
+        missing = {c.name for c in spec.smoke_checks} - self.smoke_passed.get(
+            action.revision, set()
+        )
+        if missing:
+            self.violations.append(
+                f"stable switched to {action.revision} before smoke checks {sorted(missing)}"
+            )
+
+    def _check_delete(
+        self, action: DeleteDeployment, decision: Decision, now: datetime, before: ReleaseStatus
+    ) -> None:
+        if action.revision == self.stable_revision():
+            self.violations.append(f"deleted {action.revision} while the stable Service selects it")
+        if before.active is not None and before.active.revision == action.revision:
+            self.violations.append(f"deleted the active revision {action.revision}")
+        previous = before.previous
+        if previous is None or previous.revision != action.revision:
+            return
+        delete_after = parse_time(previous.delete_after)
+        if delete_after is not None and now >= delete_after:
+            return
+        # A newer switch retires the older hold: the new active's predecessor is held instead.
+        switched = any(
+            isinstance(a, PatchSelector) and a.stable and a.revision != action.revision
+            for a in decision.actions
+        )
+        held = decision.status.previous
+        if not switched or (held is not None and held.revision == action.revision):
+            self.violations.append(f"deleted held previous {action.revision} before deleteAfter")
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class StepResult:
+    status: ReleaseStatus
+    decisions: list[Decision]
+    iterations: int
+    crashed: bool = False
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for d in self.decisions for a in d.actions]
+
+    @property
+    def last(self) -> Decision:
+        return self.decisions[-1]
+
+
+def store(status: ReleaseStatus) -> ReleaseStatus:
+    """What the API server keeps: the status as JSON-able data, read back."""
+    return ReleaseStatus.from_dict(copy.deepcopy(status.to_dict()))
+
+
+def step(
+    world: World,
+    raw_spec: Mapping[str, Any],
+    status: ReleaseStatus,
+    now: datetime,
+    *,
+    max_loops: int = 40,
+    crash_at: tuple[int, int] | None = None,
+    check: Callable[[World, Mapping[str, Any], ReleaseStatus, Decision, datetime], None]
+    | None = None,
+) -> StepResult:
+    """One reconcile, as the reconciler runs it.
+
+    Observe, decide, carry out the actions in order folding their results, write
+    the status, and go again at once while ``continue_now``. ``max_loops``
+    interrupts the loop like a restart would (written status survives).
+    ``crash_at=(i, n)`` kills the operator in loop ``i`` after ``n`` actions,
+    before that loop's status write.
+    """
+    world.see_spec(raw_spec)
+    try:
+        spec: ReleaseSpec | None = parse_spec(raw_spec)
+    except SpecError:
+        spec = None
+    decisions: list[Decision] = []
+    for loop in range(max_loops):
+        observed = world.observe()
+        decision = decide(world.ctx(), raw_spec, status, observed, now)
+        again = decide(world.ctx(), raw_spec, status, observed, now)
+        if again != decision:
+            world.violations.append("decide() is not deterministic")
+        decisions.append(decision)
+        if check is not None:
+            check(world, raw_spec, status, decision, now)
+        new_status = decision.status
+        for index, action in enumerate(decision.actions):
+            if crash_at is not None and crash_at == (loop, index):
+                return StepResult(status, decisions, loop + 1, crashed=True)
+            new_status = world.apply(action, new_status, spec, decision, now, before=status)
+        if crash_at is not None and crash_at[0] == loop:
+            return StepResult(status, decisions, loop + 1, crashed=True)
+        status = store(new_status)
+        if not decision.continue_now:
+            return StepResult(status, decisions, loop + 1)
+    return StepResult(status, decisions, max_loops)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Release:
+    """A release under test: its world, spec, stored status and clock."""
+
+    spec: dict[str, Any]
+    world: World = field(default_factory=World)
+    status: ReleaseStatus = field(default_factory=ReleaseStatus)
+    now: datetime = T0
+    steps: list[StepResult] = field(default_factory=list)
+
+    def step(self, **kwargs: Any) -> StepResult:
+        result = step(self.world, self.spec, self.status, self.now, **kwargs)
+        self.status = result.status
+        self.steps.append(result)
+        return result
+
+    def advance(self, seconds: float) -> StepResult:
+        self.now = later(self.now, seconds)
+        return self.step()
+
+    def run(self, times: int, every: float = 0) -> StepResult:
+        result = self.step()
+        for _ in range(times - 1):
+            result = self.advance(every)
+        return result
+
+    def actions(self) -> list[Action]:
+        return [a.action for a in self.world.applied]
+
+    def actions_of(self, kind: type[Any]) -> list[Any]:
+        return [a for a in self.actions() if isinstance(a, kind)]
+
+    def reasons(self) -> list[str]:
+        return [e.reason for e in self.world.events]
+
+
+def condition(status: ReleaseStatus, kind: str) -> str | None:
+    cond = status.condition(kind)
+    return cond.status if cond else None
+
+
+def is_ready(status: ReleaseStatus) -> bool:
+    return condition(status, ConditionType.READY) == TRUE
+
+
+def is_stalled(status: ReleaseStatus) -> bool:
+    return condition(status, ConditionType.STALLED) == TRUE
+
+
+def phase_is(status: ReleaseStatus, *phases: str) -> bool:
+    return status.phase in phases
+
+
+def later(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
