@@ -253,3 +253,21 @@ def test_namespace_defaults_to_the_context_namespace(
     kubeconfig.write_text(yaml.safe_dump(config))
     write_status(objects, namespace, release, phase="Pending")
     assert cli.main(["status", release, "--kubeconfig", str(kubeconfig)]) == ExitCode.OK
+
+
+def test_wait_stops_when_the_release_is_deleted(
+    cluster: Any,
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_status(objects, namespace, release, phase="Deploying")
+    thread, result = _wait_in_thread(
+        cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "60"
+    )
+    time.sleep(1)
+    objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, release)
+    thread.join(timeout=30)
+    assert result == [ExitCode.ERROR]
+    assert "was deleted" in capsys.readouterr().err
