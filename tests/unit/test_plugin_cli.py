@@ -213,10 +213,18 @@ def test_wait_returns_at_once_when_already_ready() -> None:
 
 def test_wait_follows_the_release_until_ready() -> None:
     api = FakeReleases(with_status(holding(), phase="Switching", message="switching"))
-    api.updates = [with_status(holding(), message="holding"), ready(holding())]
+    replicas_moved = with_status(holding(), message="holding")
+    replicas_moved["status"]["active"]["readyReplicas"] = 2
+    api.updates = [with_status(holding(), message="holding"), replicas_moved, ready(holding())]
     code, out, _ = invoke(api, "status", "shop", "--wait", "--timeout", "30")
     assert code == ExitCode.OK
-    assert out.splitlines()[:3] == ["Switching: switching", "Holding: holding", "Complete: done"]
+    # One line per change of phase or message; the replica-only event adds none.
+    assert out.splitlines()[:4] == [
+        "Switching: switching",
+        "Holding: holding",
+        "Complete: done",
+        "Name:        shop",
+    ]
     assert api.watch_timeouts == [30.0]
 
 

@@ -161,7 +161,7 @@ def _status(args: argparse.Namespace, client: ReleaseClient, ns: str, console: C
         timeout = DEFAULT_WAIT_TIMEOUT
     clear = args.watch and console.out.isatty()
     show: Callable[[Obj], None] = (
-        (lambda o: _page(console, o, clear)) if args.watch else (lambda o: _progress(console, o))
+        (lambda o: _page(console, o, clear)) if args.watch else _Progress(console)
     )
     last = obj
     show(obj)
@@ -187,12 +187,27 @@ def _page(console: Console, obj: Obj, clear: bool) -> None:
     console.out.flush()
 
 
-def _progress(console: Console, obj: Obj) -> None:
-    state = status(obj)
-    phase = text(state.get("phase"), "Unknown")
-    message = text(state.get("message"))
-    console.out.write(f"{phase}: {message}\n" if message else f"{phase}\n")
-    console.out.flush()
+class _Progress:
+    """One line per change of phase or message, for logs of CI jobs that wait.
+
+    Most watch events only move replica counts or timestamps; repeating an
+    identical line for each would bury the ones that matter.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._last: str | None = None
+
+    def __call__(self, obj: Obj) -> None:
+        state = status(obj)
+        phase = text(state.get("phase"), "Unknown")
+        message = text(state.get("message"))
+        line = f"{phase}: {message}" if message else phase
+        if line == self._last:
+            return
+        self._last = line
+        self._console.out.write(line + "\n")
+        self._console.out.flush()
 
 
 def _finish(console: Console, obj: Obj, watching: bool, result: Verdict) -> ExitCode:
