@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("name")
     abort = commands.add_parser(
-        "abort", parents=[common], help="stop the release in flight and remove its candidate"
+        "abort", parents=[common], help="stop the release in flight (during a hold: roll back)"
     )
     abort.add_argument("name")
     rollback = commands.add_parser(
