@@ -1,0 +1,98 @@
+# Shared settings and helpers of hack/node/node-up.sh and node-down.sh.
+# Sourced, not run. Every name, address and port is a variable so a second
+# node (or a second checkout) can coexist by overriding them.
+# shellcheck shell=bash
+
+NODE_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${NODE_LIB_DIR}/../.." && pwd)"
+CLUSTER_DIR="${BLUEGREEN_CLUSTER_DIR:-${REPO_ROOT}/.cluster}"
+NODE_DIR="${BLUEGREEN_NODE_DIR:-${CLUSTER_DIR}/node}"
+CACHE_ROOT="${BLUEGREEN_CACHE:-${HOME}/.cache/bluegreen-operator}"
+
+NODE_NAME="${BLUEGREEN_NODE_NAME:-bluegreen-node-0}"
+# The node's own address, on a dummy interface: kubelet refuses a loopback
+# node IP, and the machine's NIC must never carry cluster traffic.
+NODE_IP="${BLUEGREEN_NODE_IP:-198.18.255.1}"
+NODE_DUMMY="${BLUEGREEN_NODE_DUMMY:-bg-node0}"
+# Pods of this node: one /24 of the cluster's pod range, on a Linux bridge.
+CLUSTER_CIDR="${BLUEGREEN_POD_CIDR:-198.18.0.0/16}"
+POD_SUBNET="${BLUEGREEN_NODE_POD_SUBNET:-198.18.100.0/24}"
+SERVICE_CIDR="${BLUEGREEN_SERVICE_CIDR:-198.19.0.0/16}"
+BRIDGE="${BLUEGREEN_NODE_BRIDGE:-bg-cni0}"
+CNI_NETWORK="${BLUEGREEN_CNI_NETWORK:-bluegreen-node}"
+
+KUBELET_PORT="${BLUEGREEN_KUBELET_PORT:-10250}"
+KUBELET_HEALTHZ_PORT="${BLUEGREEN_KUBELET_HEALTHZ_PORT:-10248}"
+KUBE_PROXY_HEALTHZ_PORT="${BLUEGREEN_KUBE_PROXY_HEALTHZ_PORT:-10256}"
+KUBE_PROXY_METRICS_PORT="${BLUEGREEN_KUBE_PROXY_METRICS_PORT:-10249}"
+
+PAUSE_IMAGE="${BLUEGREEN_PAUSE_IMAGE:-bluegreen.local/pause:1}"
+CONTAINERD_ROOT="${NODE_DIR}/containerd/root"
+CONTAINERD_STATE="${NODE_DIR}/containerd/state"
+CONTAINERD_SOCKET="${NODE_DIR}/containerd/containerd.sock"
+CNI_CONF_DIR="${NODE_DIR}/cni/net.d"
+CNI_IPAM_DIR="${NODE_DIR}/cni/ipam"
+CGROUP_ROOT_NAME="bluegreen"
+PID_DIR="${NODE_DIR}/pids"
+LOG_DIR="${NODE_DIR}/logs"
+
+ADMIN_KUBECONFIG="${BLUEGREEN_KUBECONFIG:-${CLUSTER_DIR}/kubeconfig}"
+
+log() { printf '[node %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Binaries: the cached toolchain (kubelet, kube-proxy, kubectl) first, then a
+# containerd 2.x built by hack/node/build-containerd.sh if one exists, then
+# Debian's packages.
+load_toolchain() {
+  if [[ -x "${REPO_ROOT}/hack/toolchain-env.sh" ]]; then
+    eval "$("${REPO_ROOT}/hack/toolchain-env.sh")"
+  fi
+  KUBELET_BIN="${KUBELET_BIN:-$(command -v kubelet || true)}"
+  KUBE_PROXY_BIN="${KUBE_PROXY_BIN:-$(command -v kube-proxy || true)}"
+  KUBECTL_BIN="${KUBECTL_BIN:-$(command -v kubectl || true)}"
+  local cd_dir="${BLUEGREEN_CONTAINERD_DIR:-}"
+  if [[ -z "${cd_dir}" && "${BLUEGREEN_CONTAINERD:-debian}" != debian ]]; then
+    cd_dir="$(ls -d "${CACHE_ROOT}/containerd/${BLUEGREEN_CONTAINERD}/bin" 2>/dev/null || true)"
+  fi
+  if [[ -n "${cd_dir}" ]]; then
+    CONTAINERD_BIN="${cd_dir}/containerd"
+    CTR_BIN="${cd_dir}/ctr"
+    export PATH="${cd_dir}:${PATH}" # the shim is found on PATH by containerd
+  else
+    CONTAINERD_BIN="$(command -v containerd || true)"
+    CTR_BIN="$(command -v ctr || true)"
+  fi
+  RUNC_BIN="${RUNC_BIN:-$(command -v runc || true)}"
+  CNI_BIN_DIR="${BLUEGREEN_CNI_BIN_DIR:-/usr/lib/cni}"
+}
+
+kctl() { "${KUBECTL_BIN}" --kubeconfig "${ADMIN_KUBECONFIG}" "$@"; }
+
+pid_alive() { [[ -s "${PID_DIR}/$1.pid" ]] && kill -0 "$(cat "${PID_DIR}/$1.pid")" 2>/dev/null; }
+
+# Render a ${NAME} template with the variables above (python's string.Template
+# keeps JSON and YAML braces intact, unlike a sed of every '$').
+render() {
+  local template="$1" out="$2"
+  python3 - "${template}" "${out}" <<'PY'
+import os, string, sys
+src, dst = sys.argv[1], sys.argv[2]
+text = string.Template(open(src).read()).substitute(os.environ)
+with open(dst, "w") as handle:
+    handle.write(text)
+PY
+}
+
+export_render_vars() {
+  export NODE_DIR NODE_NAME NODE_IP CLUSTER_CIDR POD_SUBNET BRIDGE CNI_NETWORK KUBELET_PORT \
+    KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT PAUSE_IMAGE \
+    CONTAINERD_ROOT CONTAINERD_STATE CONTAINERD_SOCKET CNI_CONF_DIR CNI_IPAM_DIR RUNC_BIN CNI_BIN_DIR
+}
+
+# Every mount under a prefix, deepest first (unmounting a parent first fails).
+mounts_under() {
+  local prefix="$1"
+  awk -v p="${prefix}" '{ gsub(/\\040/, " ", $5); if (index($5, p) == 1) print $5 }' /proc/self/mountinfo \
+    | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
+}
