@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from terraform_helpers import MODULE, STATE_NAMESPACE, Kube, wait_for
 
 from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.terraform import TerraformInfrastructure
 from bluegreen.core.infrastructure import InfrastructureInputs
-
-from .conftest import MODULE, STATE_NAMESPACE, Kube, wait_for
 
 pytestmark = [pytest.mark.terraform, pytest.mark.cluster]
 

@@ -1,0 +1,103 @@
+"""Helpers shared by the Terraform integration tests and their fixtures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "terraform"
+STATE_NAMESPACE = "bluegreen-system"
+
+
+def toolchain_env() -> dict[str, str]:
+    """The exports of hack/toolchain-env.sh, the one place that knows the toolchain."""
+    script = f'eval "$({REPO}/hack/toolchain-env.sh)" && env -0'
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True).stdout
+    pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return dict(pairs)
+
+
+@dataclass
+class Kube:
+    """A thin client for the assertions: what a human would see with kubectl."""
+
+    core: Any
+    coordination: Any
+
+    def service(self, namespace: str, name: str) -> Any | None:
+        try:
+            return self.core.read_namespaced_service(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def lease(self, name: str) -> Any | None:
+        try:
+            return self.coordination.read_namespaced_lease(name, STATE_NAMESPACE)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def ensure_namespace(self, name: str) -> None:
+        try:
+            self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        except ApiException as err:
+            if err.status != 409:
+                raise
+
+    def hold_state_lock(self, key: str, lock_id: str, created: datetime) -> None:
+        """Take the state lock exactly as Terraform's kubernetes backend does.
+
+        Lease ``lock-tfstate-default-<key>``, holder = lock ID, lock info JSON
+        in the ``app.terraform.io/lock-info`` annotation. The backend never
+        deletes the Lease on unlock, so an existing one is updated.
+        """
+        info = {
+            "ID": lock_id,
+            "Operation": "OperationTypeApply",
+            "Info": "",
+            "Who": "root@a-pod-that-was-killed",
+            "Version": "1.5.7",
+            "Created": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Path": "",
+        }
+        name = f"lock-tfstate-default-{key}"
+        metadata = client.V1ObjectMeta(
+            name=name,
+            labels={
+                "tfstate": "true",
+                "tfstateSecretSuffix": key,
+                "tfstateWorkspace": "default",
+                "app.kubernetes.io/managed-by": "terraform",
+            },
+            annotations={"app.terraform.io/lock-info": json.dumps(info)},
+        )
+        lease = client.V1Lease(metadata=metadata, spec=client.V1LeaseSpec(holder_identity=lock_id))
+        if self.lease(name) is None:
+            self.coordination.create_namespaced_lease(STATE_NAMESPACE, lease)
+        else:
+            self.coordination.patch_namespaced_lease(name, STATE_NAMESPACE, lease)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
