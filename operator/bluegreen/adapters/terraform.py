@@ -447,6 +447,15 @@ class TerraformInfrastructure:
     def _error(
         self, failed: _CommandFailedError, variables: Mapping[str, Any]
     ) -> InfrastructureError:
+        if is_lock_error(failed.stderr):
+            # The raw diagnostic is long and says nothing about what happens next.
+            created = lock_created(failed.stderr)
+            since = created.isoformat(timespec="seconds") if created else "an unknown time"
+            return InfrastructureError(
+                f"terraform {failed.command} failed: the release's state is locked "
+                f"(lock {lock_id(failed.stderr)}, taken {since}); a lock older than "
+                f"{self._stale_after:.0f}s is force-unlocked by the next run"
+            )
         secrets = sensitive_values(variables, self._sensitive)
         summary = summarize_error(failed.stderr or failed.stdout, secrets)
         return InfrastructureError(f"terraform {failed.command} failed: {summary}")

@@ -116,7 +116,7 @@ def summarize_error(stderr: str, secrets: Iterable[str] = (), max_lines: int = 4
             continue
         if stripped.startswith("This was checked by the validation rule"):
             continue
-        kept.append(stripped)
+        kept.append(" ".join(stripped.split()))
         if len(kept) == max_lines:
             break
     summary = " ".join(kept) if kept else "terraform failed without an error message"

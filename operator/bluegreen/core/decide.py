@@ -720,21 +720,7 @@ class _Release:
         return f"a {stage} check failed"
 
     def _infrastructure_inputs(self) -> InfrastructureInputs:
-        return InfrastructureInputs(
-            release=self.ctx.name,
-            release_namespace=self.ctx.namespace,
-            namespace=self.ctx.namespace,
-            create_namespace=self.spec.infrastructure.create_namespace,
-            service_name=self.spec.service.name,
-            service_type=self.spec.service.type,
-            service_port=self.spec.service.port,
-            target_port=self.spec.service.target_port
-            if isinstance(self.spec.service.target_port, int)
-            else 0,
-            preview_service_name=self.spec.preview_service_name,
-            labels=names.release_labels(self.ctx.name),
-            extra_variables=self.spec.infrastructure.variables,
-        )
+        return build_infrastructure_inputs(self.ctx, self.spec)
 
     def _set(self, kind: str, value: str, reason: str, message: str) -> None:
         self.draft.set(
@@ -754,10 +740,25 @@ def infrastructure_inputs_for(
     ctx: ReleaseContext, raw_spec: Mapping[str, Any]
 ) -> InfrastructureInputs:
     """The inputs a (valid) spec asks for; used at deletion to destroy the same state."""
-    spec = parse_spec(raw_spec)
-    return _Release(
-        ctx, spec, Draft(status=ReleaseStatus()), Observed(generation=0), datetime.min
-    )._infrastructure_inputs()
+    return build_infrastructure_inputs(ctx, parse_spec(raw_spec))
+
+
+def build_infrastructure_inputs(ctx: ReleaseContext, spec: ReleaseSpec) -> InfrastructureInputs:
+    target = spec.service.target_port
+    return InfrastructureInputs(
+        release=ctx.name,
+        release_namespace=ctx.namespace,
+        namespace=ctx.namespace,
+        create_namespace=spec.infrastructure.create_namespace,
+        service_name=spec.service.name,
+        service_type=spec.service.type,
+        service_port=spec.service.port,
+        # A named target port is resolved by the Service itself; the module takes numbers.
+        target_port=target if isinstance(target, int) else 0,
+        preview_service_name=spec.preview_service_name,
+        labels=names.release_labels(ctx.name),
+        extra_variables=spec.infrastructure.variables,
+    )
 
 
 def _finish(

@@ -17,6 +17,7 @@ from bluegreen.core.conditions import ConditionType
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decide import decide, infrastructure_inputs_for
 from bluegreen.core.errors import SpecError
+from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
 from bluegreen.core.timefmt import parse_time
 from bluegreen.reconciler.execute import Executor
@@ -88,11 +89,12 @@ class Reconciler:
     async def _write_status(
         self, body: Mapping[str, Any], stored: ReleaseStatus, status: ReleaseStatus
     ) -> None:
-        new = status.to_dict()
-        if new == stored.to_dict() and body.get("status"):
+        """Write what changed, as a merge patch with explicit nulls for removed keys."""
+        patch = merge_patch(dict(body.get("status") or {}), status.to_dict())
+        if not patch:
             return
         meta = body["metadata"]
-        await self.kube.releases.patch_status(meta["namespace"], meta["name"], new)
+        await self.kube.releases.patch_status(meta["namespace"], meta["name"], patch)
 
     def _record(
         self,

@@ -1,0 +1,69 @@
+"""Fixtures for operator integration tests on the real local cluster."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cluster
+from tests.integration.harness import REPO, App, Kubectl, Operator, wait_for
+
+
+@pytest.fixture(scope="session")
+def k(cluster: Cluster) -> Kubectl:
+    kubectl = Kubectl(cluster.env)
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/bluegreenreleases.bluegreen.dev",
+    )
+    return kubectl
+
+
+@pytest.fixture(scope="session")
+def apps() -> Iterator[dict[str, App]]:
+    """The real Flask demo app, v1 and v2, as local processes."""
+    running = {v: App(v) for v in ("v1", "v2")}
+    yield running
+    for app in running.values():
+        app.stop()
+
+
+@pytest.fixture
+def namespace(k: Kubectl) -> Iterator[str]:
+    name = f"it-{uuid.uuid4().hex[:8]}"
+    k.run("create", "namespace", name)
+    yield name
+    k.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, k: Kubectl, namespace: str, tmp_path: Path) -> Iterator[Operator]:
+    """The operator as a real process, creating Services through plain API calls."""
+    process = Operator(
+        cluster.env,
+        namespace,
+        tmp_path / "operator.log",
+        "--infrastructure",
+        "kubernetes",
+        "--drift-interval",
+        "0",
+    )
+    process.start()
+    wait_for("operator metrics endpoint", lambda: _up(process), timeout=30)
+    yield process
+    process.kill()
+    print(f"operator log: {process.log}")
+    print(process.log.read_text()[-3000:])
+
+
+def _up(process: Operator) -> bool:
+    try:
+        return "bluegreen_" in process.metrics()
+    except OSError:
+        return False

@@ -1,0 +1,259 @@
+"""Test harness for the operator on the real local cluster.
+
+Everything here is real: the operator runs as its own process (killable with
+SIGKILL), the demo app runs as local Flask processes (KWOK pods have no
+network, so HTTP checks are pointed at them), and waits poll the API server
+for a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 60, interval: float = 0.2
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Kubectl:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        done = subprocess.run(
+            ["kubectl", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
+        return done.stdout + (done.stderr if not check else "")
+
+    def json(self, *args: str) -> Any:
+        out = self.run(*args, "-o", "json", check=False)
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            return None
+
+    def apply(self, obj: Mapping[str, Any]) -> None:
+        self.run("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+class App:
+    """The real demo app from app/, as a local process on its own port."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "APP_VERSION": version}
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / "app" / "app.py"), "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(f"app {version} on {self.port}", self._answers, timeout=30)
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Operator:
+    """The operator as a real process, watching one namespace."""
+
+    def __init__(self, env: Mapping[str, str], namespace: str, log: Path, *extra: str) -> None:
+        self.env, self.namespace, self.log, self.extra = dict(env), namespace, log, extra
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "bluegreen",
+            "--namespace",
+            self.namespace,
+            "--metrics-port",
+            str(self.metrics_port),
+            "--liveness-port",
+            str(free_port()),
+            "--terraform-work-dir",
+            str(self.log.parent / "tf-work"),
+            *self.extra,
+        ]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(args, env=self.env, stdout=out, stderr=out)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics") as r:
+            return str(r.read().decode())
+
+
+def release(
+    name: str,
+    version: str,
+    smoke_url: str,
+    expect: str,
+    *,
+    replicas: int = 3,
+    hold: int = 3,
+    readiness_timeout: int = 60,
+    pod_labels: Mapping[str, str] | None = None,
+    hold_checks: list[dict[str, Any]] | None = None,
+    smoke: list[dict[str, Any]] | None = None,
+    auto: bool = True,
+    service_port: int = 80,
+) -> dict[str, Any]:
+    """A BlueGreenRelease for the demo app; ``version`` changes the pod template."""
+    template: dict[str, Any] = {
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": f"spacelift-app:{version}",
+                    "imagePullPolicy": "Never",
+                    "ports": [{"containerPort": 5000}],
+                    "env": [{"name": "APP_VERSION", "value": version}],
+                }
+            ]
+        }
+    }
+    if pod_labels:
+        template["metadata"] = {"labels": dict(pod_labels)}
+    checks = (
+        smoke
+        if smoke is not None
+        else [{"name": "home", "http": {"url": smoke_url, "path": "/", "expectBody": expect}}]
+    )
+    return {
+        "apiVersion": "bluegreen.dev/v1alpha1",
+        "kind": "BlueGreenRelease",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "template": template,
+            "service": {"name": name, "port": service_port, "targetPort": 5000},
+            "previewService": {"name": f"{name}-preview"},
+            "checks": {"readiness": {"timeoutSeconds": readiness_timeout}, "smoke": checks},
+            "promotion": {"auto": auto},
+            "hold": {"seconds": hold, "checks": hold_checks or [], "checkIntervalSeconds": 1},
+        },
+    }
+
+
+class Release:
+    """Reads of one BlueGreenRelease and what it owns."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str, name: str) -> None:
+        self.k, self.ns, self.name = kubectl, namespace, name
+
+    def apply(self, body: Mapping[str, Any]) -> None:
+        self.k.apply({**body, "metadata": {**body["metadata"], "namespace": self.ns}})
+
+    def get(self) -> dict[str, Any]:
+        return self.k.json("get", "bgr", self.name, "-n", self.ns) or {}
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.get().get("status") or {})
+
+    def condition(self, kind: str) -> dict[str, Any]:
+        for c in self.status().get("conditions") or []:
+            if c["type"] == kind:
+                return dict(c)
+        return {}
+
+    def selector(self, service: str | None = None) -> dict[str, str]:
+        svc = self.k.json("get", "svc", service or self.name, "-n", self.ns) or {}
+        return dict(svc.get("spec", {}).get("selector") or {})
+
+    def deployments(self) -> dict[str, dict[str, Any]]:
+        items = (
+            self.k.json("get", "deploy", "-n", self.ns, "-l", f"bluegreen.dev/release={self.name}")
+            or {}
+        ).get("items", [])
+        return {d["metadata"]["labels"]["bluegreen.dev/revision"]: d for d in items}
+
+    def events(self) -> list[str]:
+        items = (
+            self.k.json(
+                "get",
+                "events",
+                "-n",
+                self.ns,
+                "--field-selector",
+                f"involvedObject.name={self.name},involvedObject.kind=BlueGreenRelease",
+            )
+            or {}
+        ).get("items", [])
+        return [e["reason"] for e in sorted(items, key=lambda e: e.get("lastTimestamp") or "")]
+
+    def wait_phase(self, *phases: str, timeout: float = 60) -> dict[str, Any]:
+        return wait_for(
+            f"{self.name} in phase {phases}",
+            lambda: (s := self.status()) and s.get("phase") in phases and s,
+            timeout=timeout,
+        )
+
+    def wait_condition(self, kind: str, value: str = "True", timeout: float = 60) -> dict[str, Any]:
+        generation = lambda: self.get().get("metadata", {}).get("generation")  # noqa: E731
+        return wait_for(
+            f"{self.name} condition {kind}={value}",
+            lambda: (
+                (c := self.condition(kind))
+                and c.get("status") == value
+                and c.get("observedGeneration") == generation()
+                and c
+            ),
+            timeout=timeout,
+        )
+
+    def revision(self) -> str:
+        return str(self.status().get("revision", ""))
