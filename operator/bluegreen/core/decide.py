@@ -71,9 +71,9 @@ def decide(
         if status.message != err.message:
             draft.event(err.reason, err.message, warning=True)
         draft.set(message=err.message, phase=Phase.FAILED)
-        return _finish(ctx, draft, observed, now, None)
+        return _finish(ctx, draft, observed, now, None, status)
     _Release(ctx, spec, draft, observed, now).run()
-    return _finish(ctx, draft, observed, now, spec)
+    return _finish(ctx, draft, observed, now, spec, status)
 
 
 class _Release:
@@ -99,6 +99,10 @@ class _Release:
 
     def run(self) -> None:
         self._track_desired_revision()
+        self._steps()
+        self._restore_selector()
+
+    def _steps(self) -> None:
         for step in (
             self._human_action,
             self._infrastructure,
@@ -113,6 +117,38 @@ class _Release:
             self._desired_has_failed()
         else:
             self._release_candidate()
+
+    def _restore_selector(self) -> None:
+        """Point the stable Service back at the active revision when it points elsewhere.
+
+        Status is written only after the selector patch it records, so a stable
+        selector other than the active revision's means the status write was lost
+        (a crash right after a switch), a hand edit, or a re-created Service
+        (selecting nothing). Unless this decision moves traffic anyway, restore it.
+        """
+        active, stable = self.status.active, self.obs.stable
+        if active is None or stable is None or not stable.exists:
+            return
+        wanted = names.revision_selector(self.ctx.name, active.revision)
+        if dict(stable.selector or {}) == wanted:
+            return
+        if any(isinstance(a, PatchSelector) and a.stable for a in self.draft.actions):
+            return
+        kept = self.obs.deployments.get(active.revision)
+        if kept is None or not kept.fully_ready:
+            message = (
+                f"stable Service {stable.name} does not select the active revision "
+                f"{active.revision}, which is not ready to take traffic back"
+            )
+            self.draft.stalled = ("SelectorDiverged", message)
+            return
+        self.draft.act(PatchSelector(self.spec.service.name, wanted, active.revision, stable=True))
+        self.draft.event(
+            "SelectorRestored",
+            f"stable Service {stable.name} pointed back at the active revision {active.revision}",
+            warning=True,
+        )
+        self.draft.continue_now = True
 
     def _track_desired_revision(self) -> None:
         """A new spec revision clears stale approvals and failures of older ones."""
@@ -767,6 +803,7 @@ def _finish(
     observed: Observed,
     now: datetime,
     spec: ReleaseSpec | None,
+    original: ReleaseStatus,
 ) -> Decision:
     """Derive Ready, Reconciling, Stalled and Serving together so they never disagree."""
     stamp = format_time(now)
@@ -811,6 +848,17 @@ def _finish(
             "NoHealthyEndpoints" if status.served else "NotServedYet",
             "",
         )
+    # A condition set twice in one decision (False, then True again) did not flip for
+    # anyone reading the stored status: keep its lastTransitionTime.
+    stored = {c.type: c for c in original.conditions}
+    conds = tuple(
+        replace(c, last_transition_time=stored[c.type].last_transition_time)
+        if c.type in stored
+        and stored[c.type].status == c.status
+        and stored[c.type].last_transition_time
+        else c
+        for c in conds
+    )
     # Every condition speaks for this generation once this decision is written.
     conds = tuple(replace(c, observed_generation=ctx.generation) for c in conds)
     draft.set(conditions=conds)

@@ -189,17 +189,70 @@ def test_previous_not_deleted_while_still_routed() -> None:
     assert [d.revision for d in release.actions_of(DeleteDeployment)] == [v1]
 
 
-def test_previous_not_deleted_when_selector_points_back_at_it() -> None:
+def test_selector_edited_by_hand_is_restored_and_previous_kept_until_unrouted() -> None:
     release = released(V1, hold=60)
     v1 = revision_of(release.spec)
     release.spec = make_spec(V2, hold=60)
+    v2 = revision_of(release.spec)
     release.step()
     assert release.status.phase == Phase.HOLDING
     # Someone moved the selector back by hand during the hold.
     release.world.services["shop"].selector = names.revision_selector("shop", v1)
+    release.world.sync_endpoints()
+    release.world.endpoints_lag = True
     release.advance(61)
+    assert selected(release) == v2
+    assert "SelectorRestored" in release.reasons()
+    # v1 still has endpoints in the (lagging) EndpointSlices: it is kept.
     assert v1 in release.world.deployments
     assert not [d for d in release.actions_of(DeleteDeployment) if d.revision == v1]
+    release.world.endpoints_lag = False
+    release.advance(1)
+    assert [d.revision for d in release.actions_of(DeleteDeployment)] == [v1]
+    assert is_ready(release.status)
+
+
+def test_recreated_stable_service_selects_the_active_revision_again() -> None:
+    release = released(V1)
+    v1 = revision_of(release.spec)
+    del release.world.services["shop"]  # deleted by hand; Terraform re-creates it empty
+    release.step()
+    assert len(release.actions_of(ApplyInfrastructure)) == 2
+    assert selected(release) == v1
+    assert is_ready(release.status)
+
+
+def test_lost_status_write_after_a_switch_is_repaired() -> None:
+    """A crash right after the selector patch, then the spec goes back to v1."""
+    release = released(V1)
+    v1 = revision_of(release.spec)
+    release.spec = make_spec(V2)
+    v2 = revision_of(release.spec)
+    result = release.step(crash_at=(1, 99))
+    assert result.crashed and selected(release) == v2
+    assert release.status.active is not None and release.status.active.revision == v1
+    release.spec = make_spec(V1)
+    release.advance(1)
+    assert selected(release) == v1
+    assert is_ready(release.status)
+    release.advance(1)
+    assert set(release.world.deployments) == {v1}
+
+
+def test_selector_not_restored_to_an_unready_active_revision() -> None:
+    release = released(V1)
+    v1 = revision_of(release.spec)
+    release.world.services["shop"].selector = names.revision_selector("shop", "0000000000")
+    release.world.auto_ready = False
+    release.world.set_ready(v1, 1)
+    release.step()
+    assert not [p for p in release.actions_of(PatchSelector) if p.stable][1:]
+    assert is_stalled(release.status) and not is_ready(release.status)
+    assert release.status.condition(ConditionType.STALLED).reason == "SelectorDiverged"  # type: ignore[union-attr]
+    release.world.set_ready(v1)
+    release.advance(1)
+    assert selected(release) == v1
+    assert is_ready(release.status)
 
 
 # ------------------------------------------------------------------ failures before the switch
@@ -756,13 +809,6 @@ def test_infrastructure_applied_once_per_input_change() -> None:
     assert release.status.phase == Phase.COMPLETE
     assert len(release.actions_of(ApplyInfrastructure)) == 1
     release.spec = make_spec(V2, hold=60, variables={"x": 1})
-    release.step()
-    assert len(release.actions_of(ApplyInfrastructure)) == 2
-
-
-def test_missing_stable_service_is_re_applied() -> None:
-    release = released(V1)
-    del release.world.services["shop"]
     release.step()
     assert len(release.actions_of(ApplyInfrastructure)) == 2
 
