@@ -20,7 +20,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=hack/versions.env
+# shellcheck disable=SC1091 # plain KEY=value pins, checked by hand
 source "${repo}/hack/versions.env"
 eval "$("${repo}/hack/toolchain-env.sh")"
 tc="${BLUEGREEN_TOOLCHAIN_DIR}"

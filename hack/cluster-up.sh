@@ -143,6 +143,10 @@ sign kube-scheduler "/CN=system:kube-scheduler" clientAuth
 # KWOK acts as the kubelet of every fake node: it updates node and pod status
 # and node leases across the cluster, which no built-in node role allows.
 sign kwok "/O=system:masters/CN=kwok" clientAuth
+# Identity of the API server towards aggregated API servers (metrics-server
+# and the like); also gives every component a complete
+# extension-apiserver-authentication ConfigMap instead of warnings.
+sign front-proxy-client "/CN=front-proxy-client" clientAuth
 # Service-account tokens are signed with RSA, the algorithm every client expects.
 openssl genrsa -out "${pki}/sa.key" 2048 2>/dev/null
 openssl rsa -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub" 2>/dev/null
@@ -225,7 +229,8 @@ start etcd \
   --unsafe-no-fsync=true \
   --quota-backend-bytes=$((2 * 1024 * 1024 * 1024)) \
   --log-level=warn
-wait_for etcd 30 curl -fsS --max-time 2 "http://127.0.0.1:${etcd_port}/health" -o /dev/null
+etcd_ready() { curl -fsS --max-time 2 "http://127.0.0.1:${etcd_port}/health" -o /dev/null 2>/dev/null; }
+wait_for etcd 30 etcd_ready
 log "etcd up on 127.0.0.1:${etcd_port}"
 
 # kube-apiserver. --endpoint-reconciler-type=none: with a loopback advertise
@@ -245,6 +250,13 @@ start kube-apiserver \
   --service-account-signing-key-file="${pki}/sa.key" \
   --service-cluster-ip-range="${service_cidr}" \
   --endpoint-reconciler-type=none \
+  --requestheader-client-ca-file="${pki}/ca.crt" \
+  --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User \
+  --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="${pki}/front-proxy-client.crt" \
+  --proxy-client-key-file="${pki}/front-proxy-client.key" \
   --allow-privileged=true \
   --profiling=false \
   --v=1
