@@ -1,24 +1,30 @@
 # Shared settings and helpers of hack/node/node-up.sh and node-down.sh.
-# Sourced, not run. Every name, address and port is a variable so a second
-# node (or a second checkout) can coexist by overriding them.
+# Sourced, not run. Names, addresses and ports are variables, but one real
+# node per machine is the rule: kube-proxy's iptables chains are global.
 # shellcheck shell=bash
 
 NODE_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${NODE_LIB_DIR}/../.." && pwd)"
 CLUSTER_DIR="${BLUEGREEN_CLUSTER_DIR:-${REPO_ROOT}/.cluster}"
-NODE_DIR="${BLUEGREEN_NODE_DIR:-${CLUSTER_DIR}/node}"
+NODE_DIR="${BLUEGREEN_REAL_NODE_DIR:-${CLUSTER_DIR}/node}"
 CACHE_ROOT="${BLUEGREEN_CACHE:-${HOME}/.cache/bluegreen-operator}"
 
-NODE_NAME="${BLUEGREEN_NODE_NAME:-bluegreen-node-0}"
-# The node's own address, on a dummy interface: kubelet refuses a loopback
-# node IP, and the machine's NIC must never carry cluster traffic.
-NODE_IP="${BLUEGREEN_NODE_IP:-198.18.255.1}"
-NODE_DUMMY="${BLUEGREEN_NODE_DUMMY:-bg-node0}"
-# Pods of this node: one /24 of the cluster's pod range, on a Linux bridge.
-CLUSTER_CIDR="${BLUEGREEN_POD_CIDR:-198.18.0.0/16}"
-POD_SUBNET="${BLUEGREEN_NODE_POD_SUBNET:-198.18.100.0/24}"
+NODE_NAME="${BLUEGREEN_REAL_NODE_NAME:-bluegreen-node-0}"
+# Pods of this node: one /24 on a Linux bridge, outside the range KWOK hands
+# to fake pods (hack/cluster-up.sh: 198.18.0.0/17), so a real pod IP can never
+# also belong to a fake pod. CLUSTER_CIDR covers both: it is what kube-proxy
+# treats as pod traffic, and what stays on this machine (see node-up.sh).
+CLUSTER_CIDR="${BLUEGREEN_REAL_NODE_CLUSTER_CIDR:-198.18.0.0/16}"
+POD_SUBNET="${BLUEGREEN_REAL_NODE_POD_SUBNET:-198.18.200.0/24}"
 SERVICE_CIDR="${BLUEGREEN_SERVICE_CIDR:-198.19.0.0/16}"
-BRIDGE="${BLUEGREEN_NODE_BRIDGE:-bg-cni0}"
+BRIDGE="${BLUEGREEN_REAL_NODE_BRIDGE:-bg-cni0}"
+# The node's own address is the pods' gateway on that bridge: the kubelet
+# refuses a loopback node IP, the machine's NIC must never carry cluster
+# traffic, and this kernel has no dummy interfaces.
+_pod_net="${POD_SUBNET%/*}"
+POD_GATEWAY="${_pod_net%.*}.$(( ${_pod_net##*.} + 1 ))"
+POD_PREFIX_LEN="${POD_SUBNET#*/}"
+NODE_IP="${POD_GATEWAY}"
 CNI_NETWORK="${BLUEGREEN_CNI_NETWORK:-bluegreen-node}"
 
 KUBELET_PORT="${BLUEGREEN_KUBELET_PORT:-10250}"
@@ -85,7 +91,7 @@ PY
 }
 
 export_render_vars() {
-  export NODE_DIR NODE_NAME NODE_IP CLUSTER_CIDR POD_SUBNET BRIDGE CNI_NETWORK KUBELET_PORT \
+  export POD_GATEWAY NODE_DIR NODE_NAME NODE_IP CLUSTER_CIDR POD_SUBNET BRIDGE CNI_NETWORK KUBELET_PORT \
     KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT PAUSE_IMAGE \
     CONTAINERD_ROOT CONTAINERD_STATE CONTAINERD_SOCKET CNI_CONF_DIR CNI_IPAM_DIR RUNC_BIN CNI_BIN_DIR
 }

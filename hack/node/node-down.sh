@@ -90,9 +90,8 @@ cleanup_network() {
     "${KUBE_PROXY_BIN}" --cleanup >/dev/null 2>&1 || log "warning: kube-proxy --cleanup failed"
   fi
   ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link delete "${BRIDGE}" || true
-  ip route del "${SERVICE_CIDR}" dev "${NODE_DUMMY}" 2>/dev/null || true
+  ip route del "${SERVICE_CIDR}" dev "${BRIDGE}" 2>/dev/null || true
   ip route del blackhole "${CLUSTER_CIDR}" 2>/dev/null || true
-  ip link show "${NODE_DUMMY}" >/dev/null 2>&1 && ip link delete "${NODE_DUMMY}" || true
 }
 
 main() {

@@ -3,7 +3,7 @@
 # control plane started by hack/cluster-up.sh:
 #
 #   containerd (own root, state and socket under ${BLUEGREEN_CLUSTER_DIR}/node)
-#   runc, CNI bridge + host-local + portmap (pods in 198.18.100.0/24)
+#   runc, CNI bridge + host-local + portmap (pods in 198.18.200.0/24)
 #   kubelet (cgroupfs driver, cgroups v1 allowed) registering Node bluegreen-node-0
 #   kube-proxy (iptables mode), so ClusterIP Services answer from this machine
 #
@@ -81,18 +81,20 @@ setup_host_network() {
     modprobe br_netfilter 2>/dev/null || true
     sysctl -qw net.bridge.bridge-nf-call-iptables=1
   }
-  if ! ip link show "${NODE_DUMMY}" >/dev/null 2>&1; then
-    ip link add "${NODE_DUMMY}" type dummy
+  # The bridge is made here rather than by the CNI plugin at the first pod,
+  # because it carries the node IP the kubelet binds before any pod exists.
+  if ! ip link show "${BRIDGE}" >/dev/null 2>&1; then
+    ip link add "${BRIDGE}" type bridge
   fi
-  ip link set "${NODE_DUMMY}" up
-  ip addr replace "${NODE_IP}/32" dev "${NODE_DUMMY}"
+  ip addr replace "${NODE_IP}/${POD_PREFIX_LEN}" dev "${BRIDGE}"
+  ip link set "${BRIDGE}" up
   # Keep cluster addresses on this machine, whatever kube-proxy programs:
-  # - Service IPs route to the dummy interface: kube-proxy's DNAT rewrites
-  #   them to pod IPs first, and anything it does not rewrite is discarded there.
+  # - Service IPs route to the bridge: kube-proxy's DNAT rewrites them to pod
+  #   IPs first, and anything it does not rewrite finds no one there.
   # - The rest of the pod range (KWOK's fake pod IPs, other nodes) is a
   #   blackhole; this node's own /24 is more specific and reaches the bridge.
   # Without these, such packets would follow the default route off the machine.
-  ip route replace "${SERVICE_CIDR}" dev "${NODE_DUMMY}"
+  ip route replace "${SERVICE_CIDR}" dev "${BRIDGE}"
   ip route replace blackhole "${CLUSTER_CIDR}"
 }
 
@@ -132,11 +134,10 @@ import_images() {
 }
 
 write_cni_config() {
-  local prefix="${POD_SUBNET%/*}"
-  export POD_GATEWAY="${prefix%.*}.$(( ${prefix##*.} + 1 ))"
   # Pods reach only cluster addresses (pods and Services) through the
   # bridge; no default route, so nothing in a pod can reach beyond them.
   export POD_ROUTES="[{\"dst\": \"${CLUSTER_CIDR}\"}, {\"dst\": \"${SERVICE_CIDR}\"}]"
+  mkdir -p "${CNI_CONF_DIR}" "${CNI_IPAM_DIR}"
   render "${NODE_LIB_DIR}/10-bluegreen.conflist.tmpl" "${CNI_CONF_DIR}/10-bluegreen.conflist"
   printf 'options ndots:1\n' >"${NODE_DIR}/resolv.conf"
 }
@@ -183,8 +184,9 @@ KCFG
 
 grant_rbac() {
   # RBAC alone (no Node authorizer needed): bind this node's identity to the
-  # built-in system:node role. kube-proxy's identity (system:kube-proxy) is
-  # bound to system:node-proxier by a default binding already.
+  # built-in system:node role, and to system:auth-delegator so the kubelet can
+  # ask the API server who a caller is and what it may do (webhook authn/authz
+  # of the kubelet API).
   kctl apply -f - >/dev/null <<YAML
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -192,6 +194,15 @@ metadata:
   name: bluegreen:node:${NODE_NAME}
   labels: {bluegreen.dev/real-node: "true"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:node:${NODE_NAME}"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: bluegreen:node-auth-delegator:${NODE_NAME}
+  labels: {bluegreen.dev/real-node: "true"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:node:${NODE_NAME}"}
 ---
@@ -278,7 +289,7 @@ main() {
   wait_for "kube-proxy healthz" 60 curl -fsS "http://127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}/healthz"
   local took; took="$(elapsed)"
   echo "${took}" >"${NODE_DIR}/startup-seconds"
-  log "node ${NODE_NAME} Ready in ${took}s (pods ${POD_SUBNET} on ${BRIDGE}, node IP ${NODE_IP})"
+  log "node ${NODE_NAME} Ready in ${took}s (pods ${POD_SUBNET} on ${BRIDGE}, node IP ${NODE_IP}, $(kctl get node "${NODE_NAME}" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'))"
 }
 
 main "$@"
