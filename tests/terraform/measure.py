@@ -104,6 +104,7 @@ def main() -> None:
         )
         figures = asyncio.run(measure(infra, args.runs))
 
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     version = subprocess.run(
         [terraform, "version"], check=True, capture_output=True, text=True
     ).stdout
@@ -112,7 +113,7 @@ def main() -> None:
         ("no-change apply (plan exit 0, no apply; init cached)", "nochange"),
         ("drift check (plan, no lock, no apply)", "drift"),
         ("apply changing a port (init cached)", "change"),
-        ("destroy (fresh init, destroy, namespace deletion)", "destroy"),
+        ("destroy (both Services and the namespace, until it is gone)", "destroy"),
     ]
     lines = [
         "# Terraform adapter figures",
@@ -120,8 +121,8 @@ def main() -> None:
         "Measured by `tests/terraform/measure.py` on the local control plane",
         f"(`hack/cluster-up.sh`), {os.cpu_count()} CPU cores, {platform.system()}, "
         f"{version.splitlines()[0]}, hashicorp/kubernetes 3.2.1 from the filesystem mirror.",
-        f"Median (min to max) of {args.runs} runs, wall clock through "
-        "`TerraformInfrastructure`, in seconds.",
+        f"Median, min and max of {args.runs} runs, wall clock through "
+        f"`TerraformInfrastructure`, in seconds (load average at the end: {load}).",
         "",
         "| operation | median | min | max |",
         "|---|---|---|---|",
@@ -136,6 +137,8 @@ def main() -> None:
         "Most of a no-change run is Terraform start-up, provider start-up and the",
         "refresh (two GETs per Service); `terraform init` is skipped when the",
         "release's directory is already initialized for the same module and backend.",
+        "Destroy is dominated by the namespace controller finalizing the namespace",
+        "(the provider waits until it is gone).",
         "",
     ]
     (REPO / "terraform" / "FIGURES.md").write_text("\n".join(lines))
