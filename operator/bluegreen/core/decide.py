@@ -670,6 +670,10 @@ class _Release:
             self.draft.act(RunHttpCheck(check, stage, revision, url, run))
             self.draft.continue_now = True
             return
+        # A Job left by an attempt whose status was lost (a crash) must not stand in
+        # for this run: its result belongs to other pods. Number past every Job seen.
+        while names.job_name(self.ctx.name, revision, check.name, stage, run) in self.obs.jobs:
+            run += 1
         self.draft.act(CreateJob(build_check_job(self.ctx, check, stage, revision, run, url)))
         entry = CheckStatus(
             name=check.name,

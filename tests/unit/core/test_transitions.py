@@ -834,3 +834,25 @@ def test_conditions_are_stamped_and_move_only_on_flips() -> None:
     assert flipped.last_transition_time == "2026-01-01T12:01:00Z"
     infra = release.status.condition(ConditionType.INFRASTRUCTURE_READY)
     assert infra is not None and infra.last_transition_time == "2026-01-01T12:00:00Z"
+
+
+def test_job_left_by_a_lost_status_write_is_not_taken_for_a_new_attempt() -> None:
+    """A crash loses the Job's status entry; the old Job must not pass a later attempt."""
+    check = job_check("e2e")
+    release = Release(make_spec(V1, smoke=[check]))
+    v1 = revision_of(release.spec)
+    # Crash right after the check Job was created (loop 2: the smoke checks start).
+    assert release.step(crash_at=(2, 99)).crashed
+    assert f"shop-{v1}-smoke-e2e-1" in release.world.jobs
+    release.world.finish_jobs()  # the orphan passes, against the first pods
+    release.spec = make_spec(V2, smoke=[check])
+    release.step(max_loops=1)
+    release.spec = make_spec(V1, smoke=[check])
+    release.world.auto_jobs = False
+    release.step()
+    assert selected(release) is None  # the new attempt waits for its own Job
+    jobs = [a.manifest["metadata"]["name"] for a in release.actions_of(CreateJob)]
+    assert jobs[-1] == f"shop-{v1}-smoke-e2e-2"
+    release.world.finish_jobs()
+    release.step()
+    assert selected(release) == v1
