@@ -67,7 +67,8 @@ def make_infra(
             "timeout_seconds": 120,
         }
         options.update(overrides)
-        return TerraformInfrastructure(MODULE, work_root, **options)
+        module_dir = options.pop("module_dir", MODULE)
+        return TerraformInfrastructure(module_dir, work_root, **options)
 
     return make
 

@@ -322,3 +322,29 @@ async def _timed(coro: Any) -> tuple[float, BaseException | None]:
     except Exception as err:
         return loop.time() - start, err
     return loop.time() - start, None
+
+
+def test_a_new_module_version_refreshes_the_release_directory(
+    make_infra: MakeInfra,
+    kube: Kube,
+    release: InfrastructureInputs,
+    work_root: Path,
+    tmp_path: Path,
+) -> None:
+    asyncio.run(make_infra().apply(release))
+    # The next operator version ships a module that labels the Services differently.
+    module = tmp_path / "module"
+    module.mkdir()
+    for source in [*MODULE.glob("*.tf"), MODULE / ".terraform.lock.hcl"]:
+        shutil.copy(source, module / source.name)
+    main = module / "main.tf"
+    main.write_text(main.read_text().replace('"bluegreen.dev/role" = "stable"', '"tier" = "edge"'))
+    upgraded = make_infra(module_dir=module)
+    assert upgraded.module_checksum != make_infra().module_checksum
+
+    asyncio.run(upgraded.apply(release))
+    labels = kube.service(release.namespace, "shop").metadata.labels
+    assert labels["tier"] == "edge" and "bluegreen.dev/role" not in labels
+    workdir = work_root / release.state_key()
+    assert (workdir / "main.tf").read_text() == main.read_text()
+    assert (workdir / ".module-checksum").read_text() == upgraded.module_checksum

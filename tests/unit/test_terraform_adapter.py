@@ -7,6 +7,7 @@ builds them, our runner executes them, and the test reads back the argv.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import stat
@@ -370,3 +371,62 @@ def test_a_finished_command_returns_its_output(tmp_path: Path) -> None:
         ["sh", "-c", "echo out; echo err >&2; exit 2"], tmp_path, {"PATH": os.environ["PATH"]}
     )
     assert (rc, out, err) == (2, "out\n", "err\n")
+
+
+# -- configuration ----------------------------------------------------------
+
+
+def test_backend_is_in_cluster_without_a_kubeconfig(tmp_path: Path) -> None:
+    infra = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true")
+    assert infra._backend_config("team-a-shop") == {
+        "secret_suffix": "team-a-shop",
+        "namespace": "bluegreen-system",
+        "in_cluster_config": "true",
+    }
+    kubeconfig = tmp_path / "kubeconfig"
+    infra = TerraformInfrastructure(
+        MODULE, tmp_path, terraform_bin="true", kubeconfig=kubeconfig, state_namespace="ops"
+    )
+    assert infra._backend_config("k") == {
+        "secret_suffix": "k",
+        "namespace": "ops",
+        "config_path": str(kubeconfig),
+    }
+
+
+def test_environment_is_automation_only_and_ignores_ambient_terraform_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "TF_VAR_service_port": "1",
+        "TF_CLI_ARGS_plan": "-refresh=false",
+        "TF_PLUGIN_CACHE_DIR": "/shared",
+        "TF_WORKSPACE": "other",
+        "KUBECONFIG": "/home/me/.kube/config",
+        "KUBE_CONFIG_PATH": "/home/me/.kube/config",
+        "TF_CLI_CONFIG_FILE": "/toolchain/terraformrc",
+    }.items():
+        monkeypatch.setenv(name, value)
+    in_cluster = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true")._env
+    assert not {
+        "TF_VAR_service_port",
+        "TF_CLI_ARGS_plan",
+        "TF_PLUGIN_CACHE_DIR",
+        "TF_WORKSPACE",
+        "KUBECONFIG",
+        "KUBE_CONFIG_PATH",
+    } & set(in_cluster)
+    assert in_cluster["TF_CLI_CONFIG_FILE"] == "/toolchain/terraformrc"
+    assert (in_cluster["TF_IN_AUTOMATION"], in_cluster["TF_INPUT"]) == ("1", "0")
+    assert in_cluster["CHECKPOINT_DISABLE"] == "1"
+
+    kubeconfig = tmp_path / "kc"
+    local = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true", kubeconfig=kubeconfig)
+    assert local._env["KUBE_CONFIG_PATH"] == str(kubeconfig)
+
+
+async def test_invalid_state_keys_never_become_paths(tmp_path: Path) -> None:
+    infra = TerraformInfrastructure(MODULE, tmp_path / "work", terraform_bin="false")
+    release = dataclasses.replace(inputs(), release="..", release_namespace="x/..")
+    with pytest.raises(InfrastructureError, match="invalid state key"):
+        await infra.apply(release)
