@@ -2,6 +2,8 @@
 # Sourced, not run. Names, addresses and ports are variables, but one real
 # node per machine is the rule: kube-proxy's iptables chains are global.
 # shellcheck shell=bash
+# The settings below are read by the scripts that source this file.
+# shellcheck disable=SC2034
 
 NODE_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${NODE_LIB_DIR}/../.." && pwd)"

@@ -33,7 +33,7 @@ our_shims() {
   # containerd shims started for our containerd carry its socket in argv.
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"${p}/cmdline" 2>/dev/null | grep -q -- "-address ${CONTAINERD_SOCKET} " && echo "${p#/proc/}"
+    tr '\0' ' ' 2>/dev/null <"${p}/cmdline" | grep -q -- "-address ${CONTAINERD_SOCKET} " && echo "${p#/proc/}"
   done
   return 0
 }
@@ -43,11 +43,12 @@ kill_containers() {
   local h procs pid
   for h in /sys/fs/cgroup/*/"${CGROUP_ROOT_NAME}"; do
     [[ -d "${h}" ]] || continue
+    # Cgroups vanish while we walk them (their tasks exit): read, never fail.
     while IFS= read -r procs; do
-      while IFS= read -r pid; do
-        [[ -n "${pid}" ]] && kill -KILL "${pid}" 2>/dev/null || true
-      done <"${procs}"
-    done < <(find "${h}" -name cgroup.procs 2>/dev/null)
+      for pid in $(cat "${procs}" 2>/dev/null || true); do
+        kill -KILL "${pid}" 2>/dev/null || true
+      done
+    done < <(find "${h}" -name cgroup.procs 2>/dev/null || true)
   done
 }
 
@@ -56,8 +57,7 @@ remove_cgroups() {
   for h in /sys/fs/cgroup/*/"${CGROUP_ROOT_NAME}"; do
     [[ -d "${h}" ]] || continue
     # Deepest first; a cgroup whose tasks are still exiting needs a retry.
-    local tries
-    for tries in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
       find "${h}" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [[ -d "${h}" ]] || break
       sleep 0.3
@@ -89,8 +89,24 @@ cleanup_network() {
     # kube-proxy removes the chains and rules it created (KUBE-*).
     "${KUBE_PROXY_BIN}" --cleanup >/dev/null 2>&1 || log "warning: kube-proxy --cleanup failed"
   fi
-  ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link delete "${BRIDGE}" || true
+  # The kubelet's own chains (kube-proxy --cleanup leaves them): its
+  # localhost firewall and the canaries it watches to detect a flush.
+  local ipt table chain
+  for ipt in iptables ip6tables; do
+    command -v "${ipt}" >/dev/null || continue
+    for table in filter nat mangle; do
+      for chain in INPUT OUTPUT; do
+        while "${ipt}" -w -t "${table}" -D "${chain}" -j KUBE-FIREWALL 2>/dev/null; do :; done
+      done
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        if "${ipt}" -w -t "${table}" -F "${chain}" 2>/dev/null; then
+          "${ipt}" -w -t "${table}" -X "${chain}" 2>/dev/null || true
+        fi
+      done
+    done
+  done
   ip route del "${SERVICE_CIDR}" dev "${BRIDGE}" 2>/dev/null || true
+  if ip link show "${BRIDGE}" >/dev/null 2>&1; then ip link delete "${BRIDGE}"; fi
   ip route del blackhole "${CLUSTER_CIDR}" 2>/dev/null || true
 }
 

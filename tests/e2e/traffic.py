@@ -1,0 +1,156 @@
+"""A bounded HTTP load generator for live-traffic tests on the real node.
+
+Each request opens a new TCP connection, so every request is routed by the
+Service's current kube-proxy rules (a kept-alive connection would stay pinned
+to the pod it first reached and hide a switch). Requests only ever go to
+addresses on this machine: pod and Service IPs of the local real node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import threading
+import time
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One request: when it started and ended (monotonic), and its outcome."""
+
+    start: float
+    end: float
+    status: int | None
+    body: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200
+
+
+def get(host: str, port: int, path: str = "/", timeout: float = 2.0) -> Sample:
+    """One GET on a fresh connection; never raises."""
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", "replace")
+        return Sample(start, time.monotonic(), resp.status, body)
+    except (OSError, http.client.HTTPException) as exc:
+        return Sample(start, time.monotonic(), None, "", f"{type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+
+
+class LoadGenerator:
+    """Sends GETs from a few threads until stopped, or until its hard limits.
+
+    The limits (``max_seconds``, ``max_requests``) bound every run even if a
+    test forgets to stop it.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        workers: int = 4,
+        max_seconds: float = 300.0,
+        max_requests: int = 200_000,
+        timeout: float = 2.0,
+    ) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.max_seconds, self.max_requests = max_seconds, max_requests
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._samples: list[Sample] = []
+        self._threads = [
+            threading.Thread(target=self._run, name=f"load-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        self._started = 0.0
+
+    def __enter__(self) -> LoadGenerator:
+        self._started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        deadline = self._started + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            sample = get(self.host, self.port, timeout=self.timeout)
+            with self._lock:
+                if len(self._samples) >= self.max_requests:
+                    return
+                self._samples.append(sample)
+
+    def stop(self) -> list[Sample]:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=self.timeout + 5)
+        return self.samples
+
+    @property
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            return sorted(self._samples, key=lambda s: s.start)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._samples)
+
+    def seen(self, text: str) -> bool:
+        with self._lock:
+            return any(text in s.body for s in self._samples)
+
+
+@dataclasses.dataclass(frozen=True)
+class SwitchReport:
+    """What the traffic saw around one switch from ``old`` to ``new`` text."""
+
+    sent: int
+    failed: int
+    first_new_after_s: float | None  # from the switch instant to the first new answer
+    last_old_after_s: float | None  # from the switch instant to the last old answer
+    flaps: int  # old answers that came after the first new one
+    failures: list[Sample]
+
+    def summary(self) -> str:
+        def fmt(value: float | None) -> str:
+            return "n/a" if value is None else f"{value * 1000:.0f} ms"
+
+        return (
+            f"sent={self.sent} failed={self.failed} first_new={fmt(self.first_new_after_s)} "
+            f"last_old={fmt(self.last_old_after_s)} flaps={self.flaps}"
+        )
+
+
+def analyse_switch(samples: list[Sample], switch_at: float, old: str, new: str) -> SwitchReport:
+    """Failures, switch latency and flapping for ``samples`` around ``switch_at``.
+
+    Requests are ordered by start time. A flap is an ``old`` answer to a
+    request that started after some request had already got ``new``.
+    """
+    failures = [s for s in samples if not s.ok]
+    news = [s for s in samples if s.ok and new in s.body]
+    olds = [s for s in samples if s.ok and old in s.body]
+    first_new = min((s.end for s in news), default=None)
+    last_old = max((s.end for s in olds), default=None)
+    flaps = 0
+    if first_new is not None:
+        flaps = sum(1 for s in olds if s.start > first_new)
+    return SwitchReport(
+        sent=len(samples),
+        failed=len(failures),
+        first_new_after_s=None if first_new is None else first_new - switch_at,
+        last_old_after_s=None if last_old is None else last_old - switch_at,
+        flaps=flaps,
+        failures=failures[:10],
+    )
