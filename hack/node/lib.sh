@@ -42,6 +42,11 @@ CNI_CONF_DIR="${NODE_DIR}/cni/net.d"
 CNI_IPAM_DIR="${NODE_DIR}/cni/ipam"
 CGROUP_ROOT_NAME="bluegreen"
 PID_DIR="${NODE_DIR}/pids"
+# Host settings node-up changes (ours, and the ones the kubelet sets at start);
+# their previous values are saved and node-down.sh puts them back.
+SAVED_SYSCTLS="${NODE_DIR}/sysctl-saved.conf"
+TOUCHED_SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overcommit_memory
+  vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 LOG_DIR="${NODE_DIR}/logs"
 
 ADMIN_KUBECONFIG="${BLUEGREEN_KUBECONFIG:-${CLUSTER_DIR}/kubeconfig}"

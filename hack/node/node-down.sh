@@ -131,6 +131,9 @@ main() {
   remove_netns
   remove_cgroups
   cleanup_network
+  if [[ -s "${SAVED_SYSCTLS}" ]]; then
+    sysctl -q -p "${SAVED_SYSCTLS}" >/dev/null 2>&1 || log "warning: could not restore every sysctl"
+  fi
   if [[ -d "${NODE_DIR}" ]]; then
     if [[ -n "$(mounts_under "${NODE_DIR}/")" ]]; then
       log "warning: mounts left under ${NODE_DIR}; not removing it"

@@ -73,6 +73,17 @@ find_cluster_ca() {
   export CLUSTER_CA
 }
 
+save_sysctls() {
+  # Only the first start of a node records them: a re-run must not save the
+  # values this script or the kubelet already changed.
+  [[ -s "${SAVED_SYSCTLS}" ]] && return
+  local key value
+  for key in "${TOUCHED_SYSCTLS[@]}"; do
+    value="$(sysctl -n "${key}" 2>/dev/null)" || continue
+    printf '%s = %s\n' "${key}" "${value}"
+  done >"${SAVED_SYSCTLS}"
+}
+
 setup_host_network() {
   # Forwarding between the bridge and the host, and iptables on bridged
   # traffic: kube-proxy's DNAT must see pod-to-service packets on the bridge.
@@ -277,6 +288,7 @@ main() {
     mkdir -p "${PID_DIR}" "${LOG_DIR}"
   fi
   export_render_vars
+  save_sysctls
   setup_host_network
   write_cni_config
   start_containerd
