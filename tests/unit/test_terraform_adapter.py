@@ -430,3 +430,89 @@ async def test_invalid_state_keys_never_become_paths(tmp_path: Path) -> None:
     release = dataclasses.replace(inputs(), release="..", release_namespace="x/..")
     with pytest.raises(InfrastructureError, match="invalid state key"):
         await infra.apply(release)
+
+
+# -- scheduling, with a stand-in CLI that records what ran when ---------------
+
+STAND_IN = """#!/bin/bash
+# Records "<start|end> <command> <release dir> <time>"; plan takes a while and
+# reports no changes, output prints the module's outputs.
+echo "start $1 ${PWD##*/} $(date +%s.%N)" >> "$STAND_IN_LOG"
+case "$1" in
+  init) mkdir -p .terraform ;;
+  plan) sleep 0.4 ;;
+  output) echo '{"stable_service_name": {"value": "shop"}}' ;;
+esac
+echo "end $1 ${PWD##*/} $(date +%s.%N)" >> "$STAND_IN_LOG"
+"""
+
+
+def overlaps(log: Path, command: str) -> tuple[int, dict[str, int]]:
+    """Most runs of ``command`` at once: overall and per release directory."""
+    events = []
+    for line in log.read_text().splitlines():
+        edge, cmd, release, at = line.split()
+        if cmd == command:
+            events.append((float(at), 1 if edge == "start" else -1, release))
+    running, most = 0, 0
+    per_release: dict[str, int] = {}
+    most_per_release: dict[str, int] = {}
+    for _, step, release in sorted(events, key=lambda e: (e[0], e[1])):
+        running += step
+        per_release[release] = per_release.get(release, 0) + step
+        most = max(most, running)
+        most_per_release[release] = max(most_per_release.get(release, 0), per_release[release])
+    return most, most_per_release
+
+
+async def test_runs_are_bounded_overall_and_serialized_per_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = tmp_path / "terraform"
+    cli.write_text(STAND_IN)
+    cli.chmod(0o755)
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("STAND_IN_LOG", str(log))
+    infra = TerraformInfrastructure(
+        MODULE, tmp_path / "work", terraform_bin=str(cli), max_concurrency=2
+    )
+    releases = [dataclasses.replace(inputs(), release=f"r{i}") for i in range(4)]
+    results = await asyncio.gather(
+        *(infra.apply(r) for r in releases), infra.detect_drift(releases[0])
+    )
+
+    assert results[0].stable_service == "shop"
+    assert results[0].preview_service == "shop-preview"  # not in the outputs: from inputs
+    most, per_release = await asyncio.to_thread(overlaps, log, "plan")
+    assert most == 2  # parallel, but never beyond max_concurrency
+    assert set(per_release.values()) == {1}  # one run per release at a time
+    lines = await asyncio.to_thread(log.read_text)
+    commands = [line.split()[1] for line in lines.splitlines() if line.startswith("start")]
+    assert "apply" not in commands  # plan exited 0: nothing to apply
+    assert commands.count("init") == 4  # r0's second run reused its init
+
+
+async def test_cancelling_a_run_interrupts_the_cli_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = tmp_path / "terraform"
+    cli.write_text(STAND_IN.replace("sleep 0.4", "sleep 30"))
+    cli.chmod(0o755)
+    monkeypatch.setenv("STAND_IN_LOG", str(tmp_path / "runs.log"))
+    infra = TerraformInfrastructure(MODULE, tmp_path / "work", terraform_bin=str(cli))
+    task = asyncio.create_task(infra.apply(inputs()))
+    workdir = tmp_path / "work" / inputs().state_key()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not await asyncio.to_thread((workdir / VAR_FILE).exists):
+        assert loop.time() < deadline, "the run never started"
+        await asyncio.sleep(0.02)
+    started = loop.time()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert loop.time() - started < 5  # SIGINT ends `sleep`; no 20 s kill grace needed
+    assert not await asyncio.to_thread((workdir / VAR_FILE).exists)
+    # The release is free again: a new run is not blocked by the cancelled one.
+    cli.write_text(STAND_IN)
+    assert (await infra.detect_drift(inputs())).drifted is False

@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
-from bluegreen.adapters.infrastructure import InfrastructureError
+from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
 from bluegreen.adapters.terraform_process import ProcessGuard, TerraformStoppedError
 from bluegreen.adapters.terraform_text import (
     declared_variables,
@@ -493,3 +493,9 @@ def _outputs(raw: Mapping[str, Any], inputs: InfrastructureInputs) -> Infrastruc
         stable_cluster_ip=value("stable_cluster_ip"),
         preview_cluster_ip=value("preview_cluster_ip"),
     )
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(infra: TerraformInfrastructure) -> Infrastructure:
+        return infra  # mypy checks the structural match with the Protocol
