@@ -157,7 +157,10 @@ class _Release:
         changes: dict[str, Any] = {"revision": self.desired}
         if self.status.approved_revision not in ("", self.desired):
             changes["approved_revision"] = ""
-        if self.status.failed_revision not in ("", self.desired):
+        if self.status.failed_revision:
+            # Also when the spec moves (back) to the revision that failed: the failure
+            # happened while another revision was asked for (a rollback of the active
+            # one), and asking for it now is a new request.
             changes["failed_revision"] = ""
         self.draft.set(**changes)
 

@@ -119,6 +119,9 @@ def check_world(world: World, status: ReleaseStatus) -> None:
 revision_index = st.integers(0, 2)
 ops = st.one_of(
     st.tuples(st.just("spec"), revision_index),
+    st.tuples(st.just("step")),
+    st.tuples(st.just("clock"), st.sampled_from([1, 5, 30, 61])),
+    st.tuples(st.just("spec"), revision_index),
     st.tuples(st.just("ready"), revision_index, st.integers(0, REPLICAS)),
     st.tuples(st.just("ready_all")),
     st.tuples(st.just("lag"), st.booleans()),
@@ -140,6 +143,34 @@ ops = st.one_of(
     st.tuples(st.just("step")),
     st.tuples(st.just("restart"), st.integers(1, 3)),
     st.tuples(st.just("crash"), st.integers(0, 3), st.integers(0, 6)),
+)
+
+step_op = st.tuples(st.just("step"))
+crash_op = st.tuples(st.just("crash"), st.integers(0, 3), st.integers(0, 6))
+# Releases of a live service, weighted towards progress so holds, rollbacks and
+# superseding happen often.
+rollout_ops = st.one_of(
+    step_op,
+    step_op,
+    step_op,
+    st.tuples(st.just("clock"), st.sampled_from([1, 10, 30, 61])),
+    st.tuples(st.just("clock"), st.sampled_from([1, 10, 30, 61])),
+    st.tuples(st.just("spec"), st.integers(1, 2)),
+    st.tuples(st.just("spec"), revision_index),
+    st.tuples(st.just("spec"), revision_index),
+    st.tuples(st.just("human"), st.just("promote"), st.just(True)),
+    crash_op,
+    crash_op,
+    st.tuples(st.just("fail"), st.sampled_from(["smoke", "job", "hold"]), revision_index),
+    st.tuples(st.just("heal"), revision_index),
+    st.tuples(st.just("ready"), revision_index, st.integers(0, REPLICAS)),
+    st.tuples(st.just("lag"), st.booleans()),
+    st.tuples(
+        st.just("human"),
+        st.sampled_from(["promote", "abort", "rollback", "extend-hold:60"]),
+        st.booleans(),
+    ),
+    st.tuples(st.just("restart"), st.integers(1, 3)),
 )
 
 
@@ -179,12 +210,15 @@ class Run:
             w.http_outcomes.get(("home", revision)) is False
             or w.http_outcomes.get(("live", revision)) is False
             or w.job_outcomes.get(("e2e", revision)) is False
-            or w.ready_cap.get(revision) is not None
+            or revision in w.ready_cap
         )
 
-    def apply(self, op: tuple[Any, ...]) -> None:
-        self.log.append(repr(op))
+    def apply(self, op: tuple[Any, ...], wake: bool = False) -> None:
+        """Carry out one op; ``wake``: the change wakes a reconcile (a watch event)."""
+        self.log.append(repr(op) + (" +reconcile" if wake else ""))
         getattr(self, f"op_{op[0]}")(*op[1:])
+        if wake and op[0] not in ("step", "restart", "crash"):
+            self.reconcile()
 
     # -- the world changes
 
@@ -196,13 +230,16 @@ class Run:
             self.attempt_clock = 0
 
     def op_ready(self, index: int, ready: int) -> None:
-        dep = self.world.deployments.get(REVISIONS[index])
-        if dep is None:
-            return
-        if ready < dep.ready:
+        """At most ``ready`` pods of a revision are ready from now on (REPLICAS: no limit)."""
+        revision = REVISIONS[index]
+        if ready >= REPLICAS:
+            self.world.ready_cap.pop(revision, None)
+        else:
+            self.world.ready_cap[revision] = ready
             self.tainted = True  # pods going down may fail checks of the desired revision
-        cap = self.world.ready_cap.get(dep.revision, dep.replicas)
-        dep.ready = min(ready, dep.replicas, cap)
+        dep = self.world.deployments.get(revision)
+        if dep is not None:
+            dep.ready = min(dep.ready, ready)
 
     def op_ready_all(self) -> None:
         self.world.settle_pods()
@@ -344,18 +381,28 @@ PROFILE = settings(
 
 @PROFILE
 @given(
-    history=st.lists(ops, min_size=1, max_size=30),
+    history=st.lists(st.tuples(ops, st.booleans()), min_size=3, max_size=40),
     auto=st.booleans(),
     jobs=st.booleans(),
+    live=st.booleans(),
+    cooperative=st.booleans(),
 )
 def test_random_histories_keep_invariants_and_converge(
-    history: list[tuple[Any, ...]], auto: bool, jobs: bool
+    history: list[tuple[tuple[Any, ...], bool]],
+    auto: bool,
+    jobs: bool,
+    live: bool,
+    cooperative: bool,
 ) -> None:
+    """``live``: v1 already serves; ``cooperative``: pods and Jobs finish by themselves."""
     run = Run(auto=auto, jobs=jobs)
-    run.world.auto_ready = False
-    run.world.auto_jobs = False
-    for op in history:
-        run.apply(op)
+    if live:
+        run.settle()
+        assert run.status.phase == Phase.COMPLETE
+    run.world.auto_ready = cooperative
+    run.world.auto_jobs = cooperative
+    for op, wake in history:
+        run.apply(op, wake)
         assert run.world.violations == [], "\n".join(run.log)
     run.settle()
     assert_converged(run)
@@ -382,4 +429,23 @@ def test_crashes_alone_never_change_the_outcome(history: list[tuple[Any, ...]]) 
         assert run.world.violations == [], "\n".join(run.log)
     run.settle()
     assert run.status.phase == Phase.COMPLETE, "\n".join(run.log)
+    assert_converged(run)
+
+
+@PROFILE
+@given(
+    history=st.lists(st.tuples(rollout_ops, st.booleans()), min_size=10, max_size=40),
+    auto=st.booleans(),
+    jobs=st.booleans(),
+)
+def test_rollouts_of_a_live_service_keep_invariants_and_converge(
+    history: list[tuple[tuple[Any, ...], bool]], auto: bool, jobs: bool
+) -> None:
+    run = Run(auto=auto, jobs=jobs)
+    run.settle()
+    assert run.status.phase == Phase.COMPLETE
+    for op, wake in history:
+        run.apply(op, wake)
+        assert run.world.violations == [], "\n".join(run.log)
+    run.settle()
     assert_converged(run)

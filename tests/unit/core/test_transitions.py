@@ -856,3 +856,24 @@ def test_job_left_by_a_lost_status_write_is_not_taken_for_a_new_attempt() -> Non
     release.world.finish_jobs()
     release.step()
     assert selected(release) == v1
+
+
+def test_spec_asking_again_for_a_revision_rolled_back_meanwhile_retries_it() -> None:
+    """v3 is rolled back by a human while the spec already asks for v2; then Git goes to v3."""
+    release = released(V1, hold=600)
+    release.spec = make_spec(V3, hold=600)
+    v3 = revision_of(release.spec)
+    release.step()
+    assert release.status.phase == Phase.HOLDING
+    release.spec = make_spec(V2, hold=600)
+    release.world.annotation = "abort"
+    release.step()
+    assert release.status.last_action is not None
+    assert release.status.last_action.result.startswith("Rolled back")
+    release.spec = make_spec(V3, hold=600)
+    release.advance(1)
+    release.advance(601)
+    assert release.status.failed_revision == ""
+    assert release.status.phase == Phase.COMPLETE, release.status.message
+    assert selected(release) == v3
+    assert is_ready(release.status)
