@@ -186,7 +186,8 @@ log "certificates ready"
 # and records its pid for cluster-down.
 start() {
   local name="$1"; shift
-  setsid "${bin}/${name}" "$@" </dev/null >"${logs}/${name}.log" 2>&1 &
+  # 8>&-: the daemons must not inherit the lock, or they would hold it forever.
+  setsid "${bin}/${name}" "$@" </dev/null >"${logs}/${name}.log" 2>&1 8>&- &
   echo $! >"${pids}/${name}.pid"
 }
 

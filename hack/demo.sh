@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The main job: a full blue/green release, v1 then v2, printing each phase and
+# the switch. By default on the project's own local cluster (started here if
+# needed); with USE_CURRENT_CONTEXT=1 on whatever cluster kubectl points at.
+#
+# On the local cluster's KWOK nodes pods run no containers, so the smoke checks
+# call the real demo app (app/) running as local processes, v1 and v2; when the
+# real node is up (BLUEGREEN_REAL_NODE=1), pods really run and the checks and
+# the printed responses go through the Services themselves.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo}"
+eval "$(hack/toolchain-env.sh)"
+py="${repo}/.venv/bin/python"
+name="${DEMO_RELEASE:-shop}"
+ns="${DEMO_NAMESPACE:-bluegreen-demo}"
+hold="${DEMO_HOLD_SECONDS:-15}"
+infra="${DEMO_INFRASTRUCTURE:-terraform}"
+work="$(mktemp -d)"
+pids=()
+
+say() { printf '\033[1m[demo %s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*"; }
+cleanup() {
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+
+if [[ "${USE_CURRENT_CONTEXT:-0}" == "1" ]]; then
+  say "using the current kube context: $(kubectl config current-context)"
+else
+  hack/cluster-up.sh
+  export KUBECONFIG="${BLUEGREEN_CLUSTER_DIR:-${repo}/.cluster}/kubeconfig"
+fi
+real_node=0
+if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]] && kubectl get nodes -l bluegreen.dev/real-node=true -o name | grep -q .; then
+  real_node=1
+fi
+
+say "installing the BlueGreenRelease CRD"
+kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+kubectl wait --for=condition=Established --timeout=60s crd/bluegreenreleases.bluegreen.dev >/dev/null
+kubectl create namespace "${ns}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl create namespace bluegreen-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+
+free_port() { "${py}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+declare -A app_url
+if ((real_node)); then
+  say "real node present: checks go through the preview Service"
+else
+  for version in v1 v2; do
+    port="$(free_port)"
+    APP_VERSION="${version}" "${py}" app/app.py --port "${port}" >"${work}/app-${version}.log" 2>&1 &
+    pids+=($!)
+    app_url[${version}]="http://127.0.0.1:${port}"
+  done
+  say "KWOK nodes run no containers: smoke checks call the real app, v1 at ${app_url[v1]}, v2 at ${app_url[v2]}"
+fi
+
+say "starting the operator (infrastructure: ${infra}); log: ${work}/operator.log"
+"${py}" -m bluegreen --namespace "${ns}" --infrastructure "${infra}" \
+  --metrics-port "$(free_port)" --liveness-port "$(free_port)" \
+  --terraform-work-dir "${work}/tf" >"${work}/operator.log" 2>&1 &
+pids+=($!)
+
+manifest() { # version expected-body
+  local version="$1" body="$2" check
+  if ((real_node)); then
+    check="{name: home, http: {path: /, expectBody: \"${body}\"}}"
+  else
+    check="{name: home, http: {url: \"${app_url[${version}]}\", path: /, expectBody: \"${body}\"}}"
+  fi
+  cat <<YAML
+apiVersion: bluegreen.dev/v1alpha1
+kind: BlueGreenRelease
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+      - name: app
+        image: spacelift-app:${version}
+        imagePullPolicy: Never
+        ports: [{containerPort: 5000}]
+        env: [{name: APP_VERSION, value: ${version}}]
+        readinessProbe: {httpGet: {path: /healthz, port: 5000}, periodSeconds: 1}
+  service: {name: ${name}, type: ClusterIP, port: 80, targetPort: 5000}
+  previewService: {name: ${name}-preview}
+  checks:
+    readiness: {timeoutSeconds: 120}
+    smoke: [${check}]
+  hold: {seconds: ${hold}}
+YAML
+}
+
+follow() { # print each phase change until Ready, fail on Stalled
+  local last="" phase ready stalled
+  for _ in $(seq 1 600); do
+    phase="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.phase}' 2>/dev/null || true)"
+    if [[ -n "${phase}" && "${phase}" != "${last}" ]]; then
+      say "phase ${phase}: $(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.message}')"
+      last="${phase}"
+    fi
+    ready="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
+    stalled="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.conditions[?(@.type=="Stalled")].status}' 2>/dev/null || true)"
+    [[ "${ready}" == "True" ]] && return 0
+    if [[ "${stalled}" == "True" ]]; then say "stalled"; tail -20 "${work}/operator.log"; return 1; fi
+    sleep 0.5
+  done
+  say "timed out"; return 1
+}
+
+show_traffic() {
+  local selector
+  selector="$(kubectl get svc "${name}" -n "${ns}" -o jsonpath='{.spec.selector}')"
+  say "stable Service ${name} selects ${selector}"
+  if ((real_node)); then
+    ip="$(kubectl get svc "${name}" -n "${ns}" -o jsonpath='{.spec.clusterIP}')"
+    say "GET http://${ip}/ -> $(curl -s --max-time 3 "http://${ip}/" || echo unreachable)"
+  fi
+}
+
+for version in v1 v2; do
+  body="V${version#v}"
+  say "applying ${name} ${version}"
+  manifest "${version}" "${body}" | kubectl apply -f - >/dev/null
+  follow
+  show_traffic
+done
+
+say "release history:"
+"${repo}/.venv/bin/kubectl-bluegreen" history "${name}" -n "${ns}" || true
+say "events:"
+kubectl get events -n "${ns}" --field-selector "involvedObject.kind=BlueGreenRelease" \
+  --sort-by=.lastTimestamp -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
+say "done. The cluster stays up: KUBECONFIG=${KUBECONFIG:-} kubectl get bgr -n ${ns}; stop it with make cluster-down"
