@@ -11,14 +11,18 @@ help: ## List every target with one line each
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
 
 ##@ Set-up
+deps: ## Install the Debian packages the scripts need (only what is missing)
+	hack/install-system-deps.sh
+
 venv: $(VENV)/.installed ## Create the Python virtual environment with the project and its dev tools
 $(VENV)/.installed: pyproject.toml
+	hack/install-system-deps.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-toolchain: ## Build and cache etcd, Kubernetes, kwok, Terraform and the provider mirror (no-op when cached)
+toolchain: deps ## Build and cache etcd, Kubernetes, kwok, Terraform and the provider mirror (no-op when cached)
 	hack/build-toolchain.sh
 
 ##@ Local cluster
@@ -50,7 +54,7 @@ bench: venv toolchain ## Benchmarks on the local cluster; results in BENCHMARKS.
 demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours
 	hack/demo.sh
 
-run: venv ## Run the operator locally against $$KUBECONFIG
+run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help venv toolchain cluster cluster-down lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down lint unit test bench demo run

@@ -96,11 +96,12 @@ YAML
 }
 
 follow() { # print each phase change until Ready, fail on Stalled
-  local last="" phase ready stalled
+  local last="" line phase ready stalled
   for _ in $(seq 1 600); do
-    phase="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.phase}' 2>/dev/null || true)"
+    line="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.phase}|{.status.message}' 2>/dev/null || true)"
+    phase="${line%%|*}"
     if [[ -n "${phase}" && "${phase}" != "${last}" ]]; then
-      say "phase ${phase}: $(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.message}')"
+      say "phase ${phase}: ${line#*|}"
       last="${phase}"
     fi
     ready="$(kubectl get bgr "${name}" -n "${ns}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"

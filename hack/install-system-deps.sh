@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the scripts call, only when something is
+# missing (apt-get update is slow and usually not needed on a warm machine).
+# Go >= 1.26 must already be on PATH: it builds the local cluster.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
+  python3:python3 git:git shellcheck:shellcheck; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if ((${#need[@]})); then
+  if [[ "$(id -u)" != "0" ]]; then
+    echo "missing packages: ${need[*]} (install them with apt-get as root)" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" ca-certificates
+fi
+command -v go >/dev/null || { echo "Go >= 1.26 is required on PATH" >&2; exit 1; }
