@@ -1,0 +1,98 @@
+"""``python -m bench``: run the benchmarks on the cluster of $BLUEGREEN_CLUSTER_DIR.
+
+Raw results go to bench/results/<name>.json; BENCHMARKS.md is rendered from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.integration.harness import REPO, Kubectl
+
+from bench import latency, memory, report
+from bench.cluster import api_client, cluster_env, machine
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", choices=("latency", "memory", "report"), action="append")
+    parser.add_argument("--changes", type=int, default=40, help="sequential template changes")
+    parser.add_argument("--releases", type=int, default=5, help="releases the changes rotate over")
+    parser.add_argument("--replicas", type=int, default=2, help="replicas per latency release")
+    parser.add_argument("--traced-changes", type=int, default=20, help="0: no breakdown pass")
+    parser.add_argument("--memory-releases", type=int, default=100)
+    parser.add_argument("--memory-replicas", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    only = set(args.only or ("latency", "memory", "report"))
+    out: Path = args.results
+    out.mkdir(parents=True, exist_ok=True)
+
+    env = cluster_env()
+    if only - {"report"}:
+        k = Kubectl(env)
+        k.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+        k.run(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/bluegreenreleases.bluegreen.dev",
+        )
+        api = api_client(env)
+        _write(out / "machine.json", {**machine(env), "started": _now()})
+    if "latency" in only:
+        _log(f"latency: {args.changes} changes over {args.releases} releases")
+        result = latency.run(
+            env, api, out, changes=args.changes, releases=args.releases, replicas=args.replicas
+        )
+        _write(out / "latency.json", {**result, "finished": _now()})
+        _log(f"latency: {json.dumps(result['summary_ms'])}")
+        if args.traced_changes:
+            _log(f"latency (traced, breakdown): {args.traced_changes} changes")
+            traced = latency.run(
+                env,
+                api,
+                out,
+                changes=args.traced_changes,
+                releases=args.releases,
+                replicas=args.replicas,
+                traced=True,
+            )
+            _write(out / "latency-traced.json", {**traced, "finished": _now()})
+            _log(f"latency (traced): {json.dumps(traced['summary_ms'])}")
+    if "memory" in only:
+        _log(f"memory: {args.memory_releases} concurrent releases")
+        result = memory.run(
+            env, api, out, count=args.memory_releases, replicas=args.memory_replicas
+        )
+        _write(out / "memory.json", {**result, "finished": _now()})
+        _log(
+            f"memory: peak {result['operator_peak_mib']} MiB, "
+            f"all Ready in {result['all_ready_v2_s']} s"
+        )
+    if "report" in only:
+        args.report.write_text(report.render(out))
+        _log(f"wrote {args.report}")
+    return 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,164 @@
+"""The operator's memory while many releases run at once.
+
+``count`` releases (one namespace, few replicas, no checks, no hold) are
+created and become Ready; then all of them change to v2 at once. The RSS of
+the operator, the API server and etcd is sampled every 100 ms from /proc
+throughout; the operator's VmHWM (the kernel's own peak RSS) backs the
+sampled peak.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from tests.integration.harness import Kubectl
+
+from bench.cluster import GROUP, PLURAL, VERSION, Recorder, Sampler, cluster_pids, cpu_seconds
+from bench.cluster import rss_kib as read_rss
+from bench.latency import release_body
+from bench.operator_process import start_operator, stop_operator
+
+TARGET_PEAK_MIB = 150.0
+SETTLE_SECONDS = 10.0
+
+
+def _mib(kib: float) -> float:
+    return round(kib / 1024, 1)
+
+
+def run(
+    env: dict[str, str],
+    api: client.ApiClient,
+    out: Path,
+    *,
+    count: int,
+    replicas: int,
+    hold: int = 0,
+) -> dict[str, Any]:
+    k = Kubectl(env)
+    namespace = f"bench-mem-{uuid.uuid4().hex[:6]}"
+    k.run("create", "namespace", namespace)
+    recorder = Recorder(api, namespace)
+    recorder.start()
+    operator = start_operator(env, namespace, out / "operator-memory.log")
+    pids = {"operator": operator.pid, **cluster_pids(env)}
+    sampler = Sampler(pids)
+    sampler.start()
+    custom = client.CustomObjectsApi(api)
+    names = [f"mem-{i:03d}" for i in range(count)]
+    phases: dict[str, tuple[float, float]] = {}
+    cpu: dict[str, float | None] = {"start": cpu_seconds(operator.pid)}
+    ready_at: dict[str, float] = {}
+    try:
+        time.sleep(SETTLE_SECONDS / 2)
+        phases["idle"] = (sampler.samples[0][0], time.monotonic())
+
+        start = time.monotonic()
+        for name in names:
+            body = release_body(name, "v1", namespace, replicas)
+            body["spec"]["hold"]["seconds"] = hold
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        created = time.monotonic()
+        _wait_all(recorder, names, None, timeout=600)
+        phases["create"] = (start, time.monotonic())
+        cpu["created"] = cpu_seconds(operator.pid)
+
+        time.sleep(SETTLE_SECONDS)
+        phases["steady_v1"] = (phases["create"][1] + 2, time.monotonic())
+
+        generations = {}
+        start = time.monotonic()
+        for name in names:
+            template = release_body(name, "v2", namespace, replicas)["spec"]["template"]
+            patched = custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, {"spec": {"template": template}}
+            )
+            generations[name] = int(patched["metadata"]["generation"])
+        patched_all = time.monotonic()
+        ready_at = _wait_all(recorder, names, generations, timeout=900)
+        phases["release_v2"] = (start, time.monotonic())
+        cpu["released"] = cpu_seconds(operator.pid)
+
+        time.sleep(SETTLE_SECONDS)
+        phases["steady_v2"] = (phases["release_v2"][1] + 2, time.monotonic())
+        hwm = read_rss(operator.pid)
+    finally:
+        sampler.stop()
+        stop_operator(operator, k, namespace)
+        recorder.stop()
+
+    per_phase: dict[str, Any] = {}
+    for phase, (begin, end) in phases.items():
+        per_phase[phase] = {
+            "seconds": round(end - begin, 2),
+            **{
+                who: _stats(sampler.between(who, begin, end))
+                for who in ("operator", "kube-apiserver", "etcd")
+            },
+        }
+    all_operator = sampler.between("operator", 0, float("inf"))
+    durations = sorted(t - start for t in ready_at.values())
+    return {
+        "namespace": namespace,
+        "releases": count,
+        "replicas": replicas,
+        "hold_seconds": hold,
+        "sample_interval_s": sampler.interval,
+        "samples": len(sampler.samples),
+        "create_requests_s": round(created - phases["create"][0], 2),
+        "patch_requests_s": round(patched_all - phases["release_v2"][0], 2),
+        "all_ready_v1_s": round(phases["create"][1] - phases["create"][0], 2),
+        "all_ready_v2_s": round(phases["release_v2"][1] - phases["release_v2"][0], 2),
+        "ready_v2_first_s": round(durations[0], 2) if durations else None,
+        "ready_v2_median_s": round(durations[len(durations) // 2], 2) if durations else None,
+        "operator_peak_mib": _mib(max(all_operator)) if all_operator else None,
+        "operator_vmhwm_mib": _mib(hwm[1]) if hwm else None,
+        "operator_cpu_s": {
+            "create": _delta(cpu, "start", "created"),
+            "release_v2": _delta(cpu, "created", "released"),
+        },
+        "phases": per_phase,
+        "target_peak_mib": TARGET_PEAK_MIB,
+        "rss_series": [
+            {"t": round(t - sampler.samples[0][0], 2), **{k: _mib(v) for k, v in row.items()}}
+            for t, row in sampler.samples[::5]
+        ],
+    }
+
+
+def _wait_all(
+    recorder: Recorder, names: list[str], generations: dict[str, int] | None, timeout: float
+) -> dict[str, float]:
+    """Wait until every release is Ready (for the given generations); monotonic time of each."""
+    from bench.cluster import release_ready
+
+    ready: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(ready) < len(names):
+        for name in names:
+            if name in ready:
+                continue
+            obj = recorder.current("release", name)
+            wanted = generations[name] if generations else None
+            if obj is not None and release_ready(obj, wanted):
+                ready[name] = time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(ready)}/{len(names)} releases Ready after {timeout}s")
+        time.sleep(0.05)
+    return ready
+
+
+def _stats(kib: list[int]) -> dict[str, float | None]:
+    if not kib:
+        return {"peak_mib": None, "median_mib": None}
+    ordered = sorted(kib)
+    return {"peak_mib": _mib(ordered[-1]), "median_mib": _mib(ordered[len(ordered) // 2])}
+
+
+def _delta(cpu: dict[str, float | None], a: str, b: str) -> float | None:
+    x, y = cpu.get(a), cpu.get(b)
+    return round(y - x, 2) if x is not None and y is not None else None

@@ -1,0 +1,148 @@
+"""The real operator (``bluegreen.main.main``) with timing probes, for the breakdown pass.
+
+``python -m bench.traced_operator <operator flags>`` runs exactly what
+``python -m bluegreen`` runs, after wrapping a few methods so that each
+records ``time.monotonic()`` (one clock for every process on the machine) to
+the JSON-lines file named by ``BENCH_TRACE_FILE``:
+
+- ``wake``: a watch event (of the release or of what it owns) woke a release;
+- ``reconcile``: one wake-up's run of steps, start and end;
+- ``step``: one observe/decide/act/write-status step;
+- ``request``: every API request of the operator, with method, path and duration;
+- ``action``: every action the executor carries out.
+
+The headline figures come from the untraced operator; this pass only explains them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_lock = threading.Lock()
+_out = open(os.environ["BENCH_TRACE_FILE"], "a", buffering=1)  # noqa: SIM115
+
+
+def emit(kind: str, **fields: Any) -> None:
+    line = json.dumps({"kind": kind, **fields}, separators=(",", ":"), default=str)
+    with _lock:
+        _out.write(line + "\n")
+
+
+def timed(
+    kind: str, describe: Callable[..., dict[str, Any]]
+) -> Callable[[Callable[..., Coroutine[Any, Any, T]]], Callable[..., Coroutine[Any, Any, T]]]:
+    def wrap(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coroutine[Any, Any, T]]:
+        @functools.wraps(func)
+        async def probe(*args: Any, **kwargs: Any) -> T:
+            start = time.monotonic()
+            error = ""
+            try:
+                return await func(*args, **kwargs)
+            except BaseException as err:
+                error = type(err).__name__
+                raise
+            finally:
+                emit(
+                    kind,
+                    start=start,
+                    end=time.monotonic(),
+                    error=error,
+                    **describe(*args, **kwargs),
+                )
+
+        return probe
+
+    return wrap
+
+
+def _caller() -> str:
+    """The kopf handler whose watch event woke the release (e.g. ``deployment_changed``)."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            break
+        if frame.f_code.co_name.endswith("_changed"):
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return "other"
+
+
+def install() -> None:
+    from bluegreen.adapters.kube_rest import KubeRest
+    from bluegreen.handlers.wakeups import Wakeups
+    from bluegreen.reconciler import loop
+    from bluegreen.reconciler.execute import Executor
+    from bluegreen.reconciler.loop import Reconciler
+
+    def request_fields(
+        _self: Any, method: str, path: str, body: Any = None, query: Any = None, **_: Any
+    ) -> dict[str, Any]:
+        return {"method": method, "path": path, "query": dict(query or {})}
+
+    KubeRest.request = timed("request", request_fields)(KubeRest.request)  # type: ignore[method-assign]
+
+    def reconcile_fields(_self: Any, namespace: str, name: str) -> dict[str, Any]:
+        return {"namespace": namespace, "name": name}
+
+    Reconciler.reconcile = timed("reconcile", reconcile_fields)(Reconciler.reconcile)  # type: ignore[method-assign]
+
+    def step_fields(_self: Any, body: Any, stored: Any, status: Any) -> dict[str, Any]:
+        meta = body["metadata"]
+        return {"name": meta["name"], "phase_before": stored.phase, "phase": status.phase}
+
+    Reconciler._write_status = timed("step", step_fields)(Reconciler._write_status)  # type: ignore[method-assign]
+
+    def action_fields(_self: Any, action: Any, body: Any, *_: Any) -> dict[str, Any]:
+        return {"name": body["metadata"]["name"], "action": type(action).__name__}
+
+    Executor.run = timed("action", action_fields)(Executor.run)  # type: ignore[method-assign]
+
+    def observe_fields(_kube: Any, body: Any) -> dict[str, Any]:
+        return {"name": body["metadata"]["name"]}
+
+    loop.observe = timed("observe", observe_fields)(loop.observe)  # type: ignore[assignment]
+
+    original_decide = loop.decide
+
+    def decide(ctx: Any, *args: Any) -> Any:
+        start = time.monotonic()
+        decision = original_decide(ctx, *args)
+        emit(
+            "decide",
+            start=start,
+            end=time.monotonic(),
+            name=ctx.name,
+            actions=[type(a).__name__ for a in decision.actions],
+            phase=decision.status.phase,
+            continue_now=decision.continue_now,
+        )
+        return decision
+
+    loop.decide = decide
+
+    original_wake = Wakeups.wake
+
+    def wake(self: Wakeups, namespace: str, name: str) -> None:
+        emit("wake", t=time.monotonic(), namespace=namespace, name=name, source=_caller())
+        original_wake(self, namespace, name)
+
+    Wakeups.wake = wake  # type: ignore[method-assign]
+
+
+def main() -> int:
+    install()
+    from bluegreen.main import main as operator_main
+
+    return operator_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
