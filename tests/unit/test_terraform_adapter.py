@@ -20,13 +20,7 @@ import pytest
 from python_terraform import IsFlagged, IsNotFlagged
 
 from bluegreen.adapters.infrastructure import InfrastructureError
-from bluegreen.adapters.terraform import (
-    PLAN_FILE,
-    VAR_FILE,
-    TerraformInfrastructure,
-    _Terraform,
-    _write_private,
-)
+from bluegreen.adapters.terraform import TerraformInfrastructure, _Terraform
 from bluegreen.adapters.terraform_process import ProcessGuard, TerraformStoppedError
 from bluegreen.adapters.terraform_text import (
     REDACTED,
@@ -40,6 +34,7 @@ from bluegreen.adapters.terraform_text import (
     sensitive_values,
     summarize_error,
 )
+from bluegreen.adapters.terraform_workdir import PLAN_FILE, VAR_FILE, write_private
 from bluegreen.core.infrastructure import InfrastructureInputs
 
 MODULE = Path(__file__).resolve().parents[2] / "terraform"
@@ -303,7 +298,7 @@ def test_var_file_is_private_and_replaces_leftovers(tmp_path: Path) -> None:
     path = tmp_path / VAR_FILE
     path.write_text("leftover of a crashed run")
     path.chmod(0o644)
-    _write_private(path, '{"a": 1}')
+    write_private(path, '{"a": 1}')
     assert path.read_text() == '{"a": 1}'
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

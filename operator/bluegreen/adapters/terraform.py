@@ -47,6 +47,7 @@ from bluegreen.adapters.terraform_text import (
     sensitive_values,
     summarize_error,
 )
+from bluegreen.adapters.terraform_workdir import PLAN_FILE, VAR_FILE, ReleaseDir
 from bluegreen.core.infrastructure import (
     DriftReport,
     InfrastructureInputs,
@@ -58,10 +59,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Result = tuple[int, str, str]
 
-VAR_FILE = "inputs.tfvars.json"
-PLAN_FILE = "changes.tfplan"
-_MODULE_MARK = ".module-checksum"
-_INIT_MARK = ".init-fingerprint"
 KILL_GRACE_SECONDS = 20.0
 """After SIGINT, how long Terraform gets to save state and unlock before SIGKILL."""
 
@@ -310,7 +307,7 @@ class TerraformInfrastructure:
             self._with_lock_recovery(key, tf, variables, destroy)
         # The state Secret stays (empty): Terraform cannot delete the default
         # workspace. The working directory holds nothing worth keeping.
-        shutil.rmtree(self._work_root / key, ignore_errors=True)
+        ReleaseDir(self._work_root / key).remove()
         log.info("terraform destroy for %s: done", key)
 
     # -- helpers ------------------------------------------------------------
@@ -320,35 +317,18 @@ class TerraformInfrastructure:
         self, key: str, variables: Mapping[str, Any], guard: ProcessGuard
     ) -> Iterator[_Terraform]:
         """An initialized working directory with the var file in place; cleaned after."""
-        workdir = self._prepare_workdir(key)
-        tf = _Terraform(workdir, self._terraform_bin, self._env, guard)
-        var_file = workdir / VAR_FILE
+        workdir = ReleaseDir.prepare(self._work_root, key, self._module_dir, self.module_checksum)
+        tf = _Terraform(workdir.path, self._terraform_bin, self._env, guard)
         try:
-            _write_private(var_file, json.dumps(variables, indent=2, sort_keys=True))
-            self._init(key, workdir, tf, variables)
+            workdir.write_inputs(variables)
+            self._init(key, workdir, tf)
             yield tf
         except _CommandFailedError as failed:
             # Whatever went wrong, the next run starts with a fresh init.
-            (workdir / _INIT_MARK).unlink(missing_ok=True)
+            workdir.forget_init()
             raise self._error(failed, variables) from None
         finally:
-            var_file.unlink(missing_ok=True)
-            # A saved plan embeds the variables' values.
-            (workdir / PLAN_FILE).unlink(missing_ok=True)
-
-    def _prepare_workdir(self, key: str) -> Path:
-        """The release's directory with the current module files; replaced when they change."""
-        workdir = self._work_root / key
-        workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mark = workdir / _MODULE_MARK
-        if not mark.exists() or mark.read_text() != self.module_checksum:
-            for old in workdir.glob("*.tf"):
-                old.unlink()
-            for source in module_files(self._module_dir):
-                shutil.copyfile(source, workdir / source.name)
-            (workdir / _INIT_MARK).unlink(missing_ok=True)
-            mark.write_text(self.module_checksum)
-        return workdir
+            workdir.clean_inputs()
 
     def _backend_config(self, key: str) -> dict[str, str]:
         config = {"secret_suffix": key, "namespace": self._state_namespace}
@@ -358,11 +338,11 @@ class TerraformInfrastructure:
             config["config_path"] = str(self._kubeconfig)
         return config
 
-    def _init(self, key: str, workdir: Path, tf: _Terraform, variables: Mapping[str, Any]) -> None:
+    def _init(self, key: str, workdir: ReleaseDir, tf: _Terraform) -> None:
         """``terraform init``, skipped when this directory was already set up the same way.
 
-        Init re-reads the provider mirror and the backend every time (about a
-        second or more); a no-change reconcile should not pay for it.
+        Init re-reads the provider mirror and lists the backend's workspaces
+        every time; a no-change reconcile does not need either.
         """
         backend = self._backend_config(key)
         fingerprint = hashlib.sha256(
@@ -376,13 +356,12 @@ class TerraformInfrastructure:
                 ]
             ).encode()
         ).hexdigest()
-        mark = workdir / _INIT_MARK
-        if (workdir / ".terraform").is_dir() and mark.exists() and mark.read_text() == fingerprint:
+        if workdir.initialized_as(fingerprint):
             return
         result = tf.run("init", backend_config=backend, reconfigure=IsFlagged, input=False)
         if result[0] != 0:
             raise _CommandFailedError("init", result)
-        mark.write_text(fingerprint)
+        workdir.mark_initialized(fingerprint)
 
     def _with_lock_recovery(
         self, key: str, tf: _Terraform, variables: Mapping[str, Any], step: Callable[[], None]
@@ -471,14 +450,6 @@ class TerraformInfrastructure:
             # Read by the provider itself (the module leaves config_path null).
             env["KUBE_CONFIG_PATH"] = str(self._kubeconfig)
         return env
-
-
-def _write_private(path: Path, content: str) -> None:
-    """Create ``path`` readable by us only, replacing a leftover of a crashed run."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
 
 
 def _outputs(raw: Mapping[str, Any], inputs: InfrastructureInputs) -> InfrastructureOutputs:
