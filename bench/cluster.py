@@ -38,7 +38,7 @@ def cluster_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(item.partition("=")[::2] for item in out.split("\0") if item)
     state = Path(env.get("BLUEGREEN_CLUSTER_DIR", str(REPO / ".cluster")))
-    env.setdefault("KUBECONFIG", str(state / "kubeconfig"))
+    env["KUBECONFIG"] = str(state / "kubeconfig")
     env["BLUEGREEN_CLUSTER_DIR"] = str(state)
     return env
 
