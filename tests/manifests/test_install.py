@@ -1,0 +1,263 @@
+"""``kubectl apply -k manifests/`` on the real cluster, then the operator with only its rights.
+
+The operator runs as a local process (KWOK nodes run no containers) with a
+kubeconfig holding nothing but a token of the ``bluegreen-operator``
+ServiceAccount, through a whole release: v1, v2 with HTTP, Job and hold
+checks, then deletion. Every refused call fails the test, so the ClusterRole
+and the Terraform state Role are proven sufficient; ``kubectl auth can-i``
+proves they are not more than that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.harness import App, Kubectl, Release, release, wait_for
+from tests.manifests.conftest import (
+    MANIFESTS,
+    SA_USER,
+    SERVICE_ACCOUNT,
+    SYSTEM_NAMESPACE,
+    OperatorProcess,
+    denied_lines,
+    terraform_ready,
+)
+
+NAME = "shop"
+OPERATOR_LABEL = "app.kubernetes.io/name=bluegreen-operator"
+JOB_CHECK: dict[str, Any] = {
+    "name": "e2e",
+    "job": {
+        "template": {
+            "template": {
+                "spec": {"containers": [{"name": "e2e", "image": "checker:1", "command": ["true"]}]}
+            }
+        },
+        "timeoutSeconds": 60,
+    },
+}
+
+
+def _http(url: str, body: str) -> dict[str, Any]:
+    return {"name": "home", "http": {"url": url, "path": "/", "expectBody": body}}
+
+
+def test_apply_k_installs_every_object(installed: Kubectl) -> None:
+    for kind, name in (
+        ("crd", "bluegreenreleases.bluegreen.dev"),
+        ("namespace", SYSTEM_NAMESPACE),
+        ("clusterrole", "bluegreen-operator"),
+        ("clusterrolebinding", "bluegreen-operator"),
+    ):
+        assert installed.json("get", kind, name), f"{kind}/{name} missing"
+    for kind, name in (
+        ("serviceaccount", SERVICE_ACCOUNT),
+        ("role", "bluegreen-operator-terraform-state"),
+        ("rolebinding", "bluegreen-operator-terraform-state"),
+        ("deployment", "bluegreen-operator"),
+        ("service", "bluegreen-operator-metrics"),
+    ):
+        assert installed.json("get", kind, name, "-n", SYSTEM_NAMESPACE), f"{kind}/{name} missing"
+    # Applying again changes nothing: the manifests are stable under apply.
+    again = installed.run("apply", "-k", str(MANIFESTS))
+    assert all(line.endswith("unchanged") for line in again.splitlines()), again
+
+
+def test_operator_deployment_passes_admission(installed: Kubectl) -> None:
+    """The pod template is accepted by the API server in a "restricted" namespace.
+
+    Whether a container then runs depends on the nodes: KWOK nodes only
+    pretend, so only the ReplicaSet's pod is checked, not its readiness.
+    """
+    deploy = installed.json("get", "deployment", "bluegreen-operator", "-n", SYSTEM_NAMESPACE)
+    assert deploy["spec"]["strategy"]["type"] == "Recreate"
+    wait_for(
+        "the operator pod to be created (admission passed)",
+        lambda: (
+            installed.json(
+                "get",
+                "pods",
+                "-n",
+                SYSTEM_NAMESPACE,
+                "-l",
+                "app.kubernetes.io/name=bluegreen-operator",
+            )
+            or {}
+        ).get("items"),
+        timeout=60,
+    )
+
+
+def _can(k: Kubectl, *args: str) -> bool:
+    out = k.run("auth", "can-i", *args, "--as", SA_USER, check=False).strip().splitlines()
+    return bool(out) and out[0] == "yes"
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        ("delete", "secrets", "-n", "default"),
+        ("get", "secrets", "-n", "default"),
+        ("list", "secrets", "--all-namespaces"),
+        ("delete", "secrets", "-n", SYSTEM_NAMESPACE),
+        ("create", "clusterroles"),
+        ("create", "clusterrolebindings"),
+        ("create", "rolebindings", "-n", "default"),
+        ("escalate", "clusterroles"),
+        ("bind", "clusterroles"),
+        ("impersonate", "users"),
+        ("create", "serviceaccounts/token", "-n", SYSTEM_NAMESPACE),
+        ("*", "*"),
+        ("*", "*", "-n", SYSTEM_NAMESPACE),
+        ("create", "pods", "-n", "default"),
+        ("create", "pods/exec", "-n", "default"),
+        ("update", "services", "-n", "default"),
+        ("update", "bluegreenreleases.bluegreen.dev", "-n", "default"),
+        ("delete", "bluegreenreleases.bluegreen.dev", "-n", "default"),
+        ("create", "namespaces"),
+        ("delete", "namespaces"),
+        ("delete", "customresourcedefinitions"),
+        ("update", "deployments", "-n", "default"),
+        ("delete", "leases.coordination.k8s.io", "-n", SYSTEM_NAMESPACE),
+        ("get", "leases.coordination.k8s.io", "-n", "kube-system"),
+        ("create", "nodes"),
+    ],
+    ids=" ".join,
+)
+def test_service_account_is_denied(installed: Kubectl, request_args: tuple[str, ...]) -> None:
+    assert not _can(installed, *request_args), f"{SA_USER} may {' '.join(request_args)}"
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        ("patch", "bluegreenreleases.bluegreen.dev", "-n", "default"),
+        ("patch", "bluegreenreleases.bluegreen.dev/status", "-n", "default"),
+        ("create", "deployments.apps", "-n", "default"),
+        ("patch", "services", "-n", "default"),
+        ("watch", "endpointslices.discovery.k8s.io", "--all-namespaces"),
+        ("create", "events", "-n", "default"),
+        ("update", "secrets", "-n", SYSTEM_NAMESPACE),
+        ("create", "leases.coordination.k8s.io", "-n", SYSTEM_NAMESPACE),
+    ],
+    ids=" ".join,
+)
+def test_service_account_is_allowed(installed: Kubectl, request_args: tuple[str, ...]) -> None:
+    assert _can(installed, *request_args), f"{SA_USER} may not {' '.join(request_args)}"
+
+
+def test_token_kubeconfig_is_really_the_service_account(sa_env: dict[str, str]) -> None:
+    sa = Kubectl(sa_env)
+    assert sa.run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}") == SA_USER
+    # Secrets are out of reach outside the state namespace, with the real token too.
+    refused = sa.run("get", "secrets", "-n", "default", check=False)
+    assert "forbidden" in refused.lower(), refused
+    rules = sa.run("auth", "can-i", "--list", "-n", SYSTEM_NAMESPACE)
+    for line in rules.splitlines()[1:]:
+        verbs = line[line.rfind("[") + 1 : line.rfind("]")].split()
+        assert not line.startswith("*.") and "*" not in verbs, line
+
+
+def test_samples_are_valid_releases(installed: Kubectl, namespace: str) -> None:
+    """The samples pass the CRD's schema and CEL rules (server-side dry run)."""
+    samples = MANIFESTS / "samples"
+    installed.run("apply", "--dry-run=server", "-f", str(samples / "namespace.yaml"))
+    for version in ("v1", "v2"):
+        doc = (samples / f"release-{version}.yaml").read_text()
+        out = installed.run(
+            "apply",
+            "--dry-run=server",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+            stdin=doc.replace("namespace: spacelift-demo", f"namespace: {namespace}"),
+        )
+        assert "spacelift-app" in out
+
+
+SCENARIOS = [
+    pytest.param("kubernetes", "namespaced", id="kubernetes-namespaced"),
+    pytest.param("kubernetes", "clusterwide", id="kubernetes-clusterwide"),
+    pytest.param("terraform", "namespaced", id="terraform-namespaced"),
+    pytest.param("terraform", "clusterwide", id="terraform-clusterwide"),
+]
+
+
+@pytest.mark.parametrize(("infrastructure", "scope"), SCENARIOS)
+def test_release_v1_then_v2_with_only_the_service_account(
+    installed: Kubectl,
+    sa_env: dict[str, str],
+    sa_kubeconfig: Path,
+    namespace: str,
+    apps: dict[str, App],
+    tmp_path: Path,
+    infrastructure: str,
+    scope: str,
+) -> None:
+    if infrastructure == "terraform" and not terraform_ready():
+        pytest.skip("the Terraform toolchain is not built (hack/build-toolchain.sh)")
+    admin = installed
+    operator = OperatorProcess(
+        sa_env,
+        sa_kubeconfig,
+        [namespace] if scope == "namespaced" else [],
+        infrastructure,
+        tmp_path,
+    )
+    try:
+        _release_lifecycle(admin, namespace, apps, infrastructure)
+    finally:
+        operator.stop()
+        log = operator.text()
+        print(f"operator log ({operator.log}):\n{log[-4000:]}")
+    assert not denied_lines(log), "the operator was refused:\n" + "\n".join(denied_lines(log))
+
+
+def _release_lifecycle(
+    admin: Kubectl, namespace: str, apps: dict[str, App], infrastructure: str
+) -> None:
+    rel = Release(admin, namespace, NAME)
+    rel.apply(release(NAME, "v1", apps["v1"].url, "V1"))
+    rel.wait_condition("Ready", timeout=120)
+    v1 = rel.revision()
+    assert rel.selector() == {"bluegreen.dev/release": NAME, "bluegreen.dev/revision": v1}
+
+    rel.apply(
+        release(
+            NAME,
+            "v2",
+            apps["v2"].url,
+            "V2",
+            smoke=[_http(apps["v2"].url, "V2"), JOB_CHECK],
+            hold_checks=[_http(apps["v2"].url, "V2")],
+        )
+    )
+    rel.wait_condition("Ready", timeout=180)
+    v2 = rel.revision()
+    assert v2 != v1
+    assert rel.selector() == {"bluegreen.dev/release": NAME, "bluegreen.dev/revision": v2}
+    wait_for("v1 deleted after the hold", lambda: set(rel.deployments()) == {v2}, timeout=60)
+    status = rel.status()
+    assert status["phase"] == "Complete", status
+    assert status["active"]["revision"] == v2
+    for reason in ("CandidateReady", "TrafficSwitched", "PreviousDeleted"):
+        assert reason in rel.events(), rel.events()
+
+    state = f"tfstate-default-{namespace}-{NAME}"
+    if infrastructure == "terraform":
+        assert admin.json("get", "secret", state, "-n", SYSTEM_NAMESPACE), "no Terraform state"
+
+    # Deletion runs the finalizer: Deployments, Jobs and both Services go.
+    admin.run("delete", "bgr", NAME, "-n", namespace, "--wait=false")
+    wait_for(
+        "the release to be finalized and gone",
+        lambda: not admin.run("get", "bgr", "-n", namespace, "-o", "name").strip(),
+        timeout=120,
+    )
+    for service in (NAME, f"{NAME}-preview"):
+        assert not admin.json("get", "svc", service, "-n", namespace), f"{service} left behind"
+    assert not rel.deployments()

@@ -1,0 +1,153 @@
+"""The install manifests as files: they build, and they say what the design asks.
+
+No cluster needed (only the toolchain's kubectl, for its built-in kustomize).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.harness import REPO
+from tests.manifests.conftest import MANIFESTS, SERVICE_ACCOUNT, SYSTEM_NAMESPACE
+
+
+@pytest.fixture(scope="module")
+def built(toolchain: dict[str, str]) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(MANIFESTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def test_crd_copy_matches_the_source() -> None:
+    """kustomize refuses files outside its root, so manifests/crd/ holds a copy."""
+    source = REPO / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+    copy = MANIFESTS / "crd" / "bluegreenreleases.bluegreen.dev.yaml"
+    assert copy.read_bytes() == source.read_bytes(), (
+        "manifests/crd/ is stale: cp crds/bluegreenreleases.bluegreen.dev.yaml manifests/crd/"
+    )
+
+
+def test_everything_is_there(built: list[dict[str, Any]]) -> None:
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in built}
+    assert kinds == {
+        ("CustomResourceDefinition", "bluegreenreleases.bluegreen.dev"),
+        ("Namespace", SYSTEM_NAMESPACE),
+        ("ServiceAccount", SERVICE_ACCOUNT),
+        ("ClusterRole", "bluegreen-operator"),
+        ("ClusterRoleBinding", "bluegreen-operator"),
+        ("Role", "bluegreen-operator-terraform-state"),
+        ("RoleBinding", "bluegreen-operator-terraform-state"),
+        ("Deployment", "bluegreen-operator"),
+        ("Service", "bluegreen-operator-metrics"),
+    }
+    for obj in built:
+        cluster_scoped = (
+            "CustomResourceDefinition",
+            "Namespace",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        )
+        if obj["kind"] not in cluster_scoped:
+            assert obj["metadata"]["namespace"] == SYSTEM_NAMESPACE, obj["metadata"]
+
+
+def test_rbac_has_no_wildcards(built: list[dict[str, Any]]) -> None:
+    for obj in built:
+        if obj["kind"] not in ("ClusterRole", "Role"):
+            continue
+        for rule in obj["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[key], f"{obj['kind']}/{obj['metadata']['name']}: {rule}"
+            assert "resourceNames" not in rule or rule["resourceNames"]
+
+
+def test_secrets_only_in_the_state_namespace(built: list[dict[str, Any]]) -> None:
+    cluster_role = _one(built, "ClusterRole", "bluegreen-operator")
+    assert not any("secrets" in r["resources"] for r in cluster_role["rules"])
+    role = _one(built, "Role", "bluegreen-operator-terraform-state")
+    assert role["metadata"]["namespace"] == SYSTEM_NAMESPACE
+    bindings = [o for o in built if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": SYSTEM_NAMESPACE}
+        ]
+
+
+def test_deployment_is_one_hardened_replica(built: list[dict[str, Any]]) -> None:
+    deploy = _one(built, "Deployment", "bluegreen-operator")
+    spec = deploy["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == SERVICE_ACCOUNT
+    assert pod["terminationGracePeriodSeconds"] > 320, "must outlast one Terraform run"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == "bluegreen-operator:0.1.0"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 9090, "healthz": 8080}
+    assert "--liveness-port=8080" in container["args"]
+    assert "--metrics-port=9090" in container["args"]
+    assert not any(a.startswith("--namespace") for a in container["args"]), "cluster-wide"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["BLUEGREEN_TERRAFORM_WORKDIR"].startswith("/tmp/")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert set(container["resources"]) == {"requests", "limits"}
+
+
+def test_metrics_service_targets_the_operator(built: list[dict[str, Any]]) -> None:
+    svc = _one(built, "Service", "bluegreen-operator-metrics")
+    deploy = _one(built, "Deployment", "bluegreen-operator")
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+    assert svc["spec"]["ports"][0]["port"] == 9090
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_samples_are_the_demo_app(version: str) -> None:
+    doc = yaml.safe_load((MANIFESTS / "samples" / f"release-{version}.yaml").read_text())
+    spec = doc["spec"]
+    assert doc["metadata"]["name"] == "spacelift-app"
+    assert spec["replicas"] == 3
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["image"] == f"spacelift-app:{version}"
+    assert container["imagePullPolicy"] == "Never"
+    assert {"name": "APP_VERSION", "value": version} in container["env"]
+    assert container["ports"] == [{"containerPort": 5000}]
+    assert spec["service"] == {
+        "name": "spacelift-app",
+        "type": "ClusterIP",
+        "port": 80,
+        "targetPort": 5000,
+    }
+    assert spec["previewService"] == {"name": "spacelift-app-preview"}
+    (smoke,) = spec["checks"]["smoke"]
+    assert smoke["http"]["path"] == "/"
+    assert smoke["http"]["expectBody"] == version.upper()
+    assert 0 < spec["hold"]["seconds"] <= 300
