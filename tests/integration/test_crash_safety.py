@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -72,6 +73,29 @@ class InvariantWatcher(threading.Thread):
 def test_sigkill_at_any_instant_reaches_the_same_end_state(
     k: Kubectl, namespace: str, operator: Operator, apps: dict[str, App], kill_after: float
 ) -> None:
+    def crash_instant(rel: Release) -> None:
+        time.sleep(kill_after)  # the instant of the crash is the test's input, not a wait
+
+    _release_with_a_crash(k, namespace, operator, apps, crash_instant)
+
+
+@pytest.mark.parametrize("phase", ["Deploying", "Verifying", "Holding"])
+def test_sigkill_in_each_phase_reaches_the_same_end_state(
+    k: Kubectl, namespace: str, operator: Operator, apps: dict[str, App], phase: str
+) -> None:
+    def crash_in_phase(rel: Release) -> None:
+        wait_for(f"phase {phase}", lambda: rel.status().get("phase") == phase, interval=0.02)
+
+    _release_with_a_crash(k, namespace, operator, apps, crash_in_phase)
+
+
+def _release_with_a_crash(
+    k: Kubectl,
+    namespace: str,
+    operator: Operator,
+    apps: dict[str, App],
+    crash_point: Callable[[Release], None],
+) -> None:
     rel = Release(k, namespace, NAME)
     http = {"name": "home", "http": {"url": apps["v1"].url, "expectBody": "V1"}}
     rel.apply(release(NAME, "v1", apps["v1"].url, "V1", hold=3, smoke=[http]))
@@ -82,7 +106,7 @@ def test_sigkill_at_any_instant_reaches_the_same_end_state(
     try:
         http2 = {"name": "home", "http": {"url": apps["v2"].url, "expectBody": "V2"}}
         rel.apply(release(NAME, "v2", apps["v2"].url, "V2", hold=3, smoke=[http2, JOB_CHECK]))
-        time.sleep(kill_after)  # the instant of the crash is the test's input, not a wait
+        crash_point(rel)
         phase_at_kill = rel.status().get("phase")
         operator.kill(signal.SIGKILL)
         operator.start()
