@@ -55,13 +55,10 @@ def installed(cluster: Cluster) -> Kubectl:
     return k
 
 
-@pytest.fixture(scope="session")
-def sa_kubeconfig(
-    cluster: Cluster, installed: Kubectl, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A kubeconfig that authenticates as the operator's ServiceAccount only."""
-    token = installed.run(
-        "create", "token", SERVICE_ACCOUNT, "-n", SYSTEM_NAMESPACE, "--duration=1h"
+def token_kubeconfig(cluster: Cluster, k: Kubectl, service_account: str, path: Path) -> Path:
+    """A kubeconfig with a TokenRequest token of ``service_account`` and nothing else."""
+    token = k.run(
+        "create", "token", service_account, "-n", SYSTEM_NAMESPACE, "--duration=1h"
     ).strip()
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     context_name = admin["current-context"]
@@ -77,16 +74,24 @@ def sa_kubeconfig(
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "cluster", "cluster": cluster_entry}],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "users": [{"name": service_account, "user": {"token": token}}],
         "contexts": [
-            {"name": "operator", "context": {"cluster": "cluster", "user": SERVICE_ACCOUNT}}
+            {"name": "operator", "context": {"cluster": "cluster", "user": service_account}}
         ],
         "current-context": "operator",
     }
-    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture(scope="session")
+def sa_kubeconfig(
+    cluster: Cluster, installed: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A kubeconfig that authenticates as the operator's ServiceAccount only."""
+    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
+    return token_kubeconfig(cluster, installed, SERVICE_ACCOUNT, path)
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,14 @@ proves they are not more than that.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from tests.conftest import Cluster
 from tests.integration.harness import App, Kubectl, Release, release, wait_for
 from tests.manifests.conftest import (
     MANIFESTS,
@@ -24,6 +27,7 @@ from tests.manifests.conftest import (
     OperatorProcess,
     denied_lines,
     terraform_ready,
+    token_kubeconfig,
 )
 
 NAME = "shop"
@@ -261,3 +265,78 @@ def _release_lifecycle(
     for service in (NAME, f"{NAME}-preview"):
         assert not admin.json("get", "svc", service, "-n", namespace), f"{service} left behind"
     assert not rel.deployments()
+
+
+def _built(k: Kubectl, directory: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(k.run("kustomize", str(directory))) if doc]
+
+
+def test_namespaced_overlay_rights_suffice(
+    cluster: Cluster,
+    installed: Kubectl,
+    namespace: str,
+    apps: dict[str, App],
+    tmp_path: Path,
+) -> None:
+    """manifests/namespaced/'s Role and read-only ClusterRole carry a whole release.
+
+    They are applied for a ServiceAccount of their own, bound in the test's
+    namespace, so the cluster-wide install used by the other tests stays as it is.
+    """
+    admin = installed
+    account = f"bluegreen-ns-{uuid.uuid4().hex[:6]}"
+    admin.run("create", "serviceaccount", account, "-n", SYSTEM_NAMESPACE)
+    subject = [{"kind": "ServiceAccount", "name": account, "namespace": SYSTEM_NAMESPACE}]
+    wanted: list[dict[str, Any]] = []
+    for doc in _built(admin, MANIFESTS / "namespaced"):
+        kind, meta = doc["kind"], doc["metadata"]
+        if kind in ("Role", "RoleBinding") and meta.get("namespace") == "apps":
+            meta["namespace"] = namespace
+        elif kind in ("ClusterRole", "ClusterRoleBinding") or (
+            kind == "RoleBinding" and meta["name"] == "bluegreen-operator-terraform-state"
+        ):
+            meta["name"] = f"{meta['name']}-{account}"
+            if kind == "ClusterRoleBinding":
+                doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{account}"
+        else:
+            continue
+        if "subjects" in doc:
+            doc["subjects"] = subject
+        wanted.append(doc)
+    assert {d["kind"] for d in wanted} == {
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    }
+    admin.run("apply", "-f", "-", stdin=yaml.safe_dump_all(wanted))
+    user = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{account}"
+    can = lambda *a: admin.run("auth", "can-i", *a, "--as", user, check=False).startswith("yes")  # noqa: E731
+    assert can("create", "deployments.apps", "-n", namespace)
+    assert not can("create", "deployments.apps", "-n", "default")
+    assert not can("list", "pods", "--all-namespaces")
+    assert not can("patch", "services", "-n", "default")
+
+    kubeconfig = token_kubeconfig(cluster, admin, account, tmp_path / "kubeconfig")
+    infrastructure = "terraform" if terraform_ready() else "kubernetes"
+    env = {**cluster.env, "KUBECONFIG": str(kubeconfig)}
+    operator = OperatorProcess(env, kubeconfig, [namespace], infrastructure, tmp_path)
+    try:
+        _release_lifecycle(admin, namespace, apps, infrastructure)
+    finally:
+        operator.stop()
+        log = operator.text()
+        print(f"operator log ({operator.log}):\n{log[-4000:]}")
+        for doc in wanted:
+            if doc["kind"].startswith("Cluster"):
+                admin.run("delete", doc["kind"], doc["metadata"]["name"], check=False)
+        admin.run(
+            "delete",
+            "rolebinding",
+            f"bluegreen-operator-terraform-state-{account}",
+            "-n",
+            SYSTEM_NAMESPACE,
+            check=False,
+        )
+        admin.run("delete", "serviceaccount", account, "-n", SYSTEM_NAMESPACE, check=False)
+    assert not denied_lines(log), "the operator was refused:\n" + "\n".join(denied_lines(log))

@@ -6,6 +6,7 @@ No cluster needed (only the toolchain's kubectl, for its built-in kustomize).
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +16,25 @@ from tests.integration.harness import REPO
 from tests.manifests.conftest import MANIFESTS, SERVICE_ACCOUNT, SYSTEM_NAMESPACE
 
 
-@pytest.fixture(scope="module")
-def built(toolchain: dict[str, str]) -> list[dict[str, Any]]:
+def _build(directory: Path) -> list[dict[str, Any]]:
     out = subprocess.run(
-        ["kubectl", "kustomize", str(MANIFESTS)],
+        ["kubectl", "kustomize", str(directory)],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module")
+def built(toolchain: dict[str, str]) -> list[dict[str, Any]]:
+    return _build(MANIFESTS)
+
+
+@pytest.fixture(scope="module")
+def namespaced(toolchain: dict[str, str]) -> list[dict[str, Any]]:
+    return _build(MANIFESTS / "namespaced")
 
 
 def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -151,3 +161,39 @@ def test_samples_are_the_demo_app(version: str) -> None:
     assert smoke["http"]["path"] == "/"
     assert smoke["http"]["expectBody"] == version.upper()
     assert 0 < spec["hold"]["seconds"] <= 300
+
+
+CLUSTER_SCOPED = {"namespaces", "customresourcedefinitions"}
+
+
+def _rules(role: dict[str, Any]) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    return sorted(
+        (tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"])))
+        for r in role["rules"]
+    )
+
+
+def test_namespaced_role_is_the_cluster_role_minus_cluster_scope(
+    built: list[dict[str, Any]], namespaced: list[dict[str, Any]]
+) -> None:
+    cluster_role = _one(built, "ClusterRole", "bluegreen-operator")
+    role = _one(namespaced, "Role", "bluegreen-operator")
+    read = _one(namespaced, "ClusterRole", "bluegreen-operator-cluster-read")
+    namespaced_rules = [r for r in _rules(cluster_role) if not CLUSTER_SCOPED & set(r[1])]
+    assert _rules(role) == namespaced_rules
+    assert _rules(read) == [r for r in _rules(cluster_role) if CLUSTER_SCOPED & set(r[1])]
+    assert all(set(r[2]) <= {"list", "watch"} for r in _rules(read))
+
+
+def test_namespaced_overlay_has_no_cluster_wide_write(namespaced: list[dict[str, Any]]) -> None:
+    cluster_roles = [o["metadata"]["name"] for o in namespaced if o["kind"] == "ClusterRole"]
+    assert cluster_roles == ["bluegreen-operator-cluster-read"]
+    deploy = _one(namespaced, "Deployment", "bluegreen-operator")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    watched = [a.removeprefix("--namespace=") for a in args if a.startswith("--namespace=")]
+    roles = {
+        o["metadata"]["namespace"]
+        for o in namespaced
+        if o["kind"] == "Role" and o["metadata"]["name"] == "bluegreen-operator"
+    }
+    assert set(watched) == roles
