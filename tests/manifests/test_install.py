@@ -165,22 +165,21 @@ def test_token_kubeconfig_is_really_the_service_account(sa_env: dict[str, str]) 
         assert not line.startswith("*.") and "*" not in verbs, line
 
 
-def test_samples_are_valid_releases(installed: Kubectl, namespace: str) -> None:
-    """The samples pass the CRD's schema and CEL rules (server-side dry run)."""
-    samples = MANIFESTS / "samples"
-    installed.run("apply", "--dry-run=server", "-f", str(samples / "namespace.yaml"))
-    for version in ("v1", "v2"):
-        doc = (samples / f"release-{version}.yaml").read_text()
-        out = installed.run(
-            "apply",
-            "--dry-run=server",
-            "-n",
-            namespace,
-            "-f",
-            "-",
-            stdin=doc.replace("namespace: spacelift-demo", f"namespace: {namespace}"),
-        )
-        assert "spacelift-app" in out
+def test_samples_are_valid_releases(installed: Kubectl) -> None:
+    """The samples pass the CRD's schema and CEL rules (server-side dry run).
+
+    A dry run creates no namespace, so they are checked in a scratch one.
+    """
+    scratch = f"samples-{uuid.uuid4().hex[:6]}"
+    installed.run("create", "namespace", scratch)
+    try:
+        for version in ("v1", "v2"):
+            doc = (MANIFESTS / "samples" / f"{version}.yaml").read_text()
+            doc = doc.replace("spacelift-demo", scratch)
+            out = installed.run("apply", "--dry-run=server", "-f", "-", stdin=doc)
+            assert "bluegreenrelease.bluegreen.dev/spacelift-app created" in out, out
+    finally:
+        installed.run("delete", "namespace", scratch, "--wait=false", check=False)
 
 
 SCENARIOS = [

@@ -141,7 +141,9 @@ def test_metrics_service_targets_the_operator(built: list[dict[str, Any]]) -> No
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_samples_are_the_demo_app(version: str) -> None:
-    doc = yaml.safe_load((MANIFESTS / "samples" / f"release-{version}.yaml").read_text())
+    docs = list(yaml.safe_load_all((MANIFESTS / "samples" / f"{version}.yaml").read_text()))
+    doc = docs[-1]
+    assert doc["kind"] == "BlueGreenRelease"
     spec = doc["spec"]
     assert doc["metadata"]["name"] == "spacelift-app"
     assert spec["replicas"] == 3
