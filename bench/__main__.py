@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traced-changes", type=int, default=20, help="0: no breakdown pass")
     parser.add_argument("--memory-releases", type=int, default=100)
     parser.add_argument("--memory-replicas", type=int, default=1)
+    parser.add_argument(
+        "--memory-diagnose",
+        action="store_true",
+        help="also a memory pass with tracemalloc: where the heap goes",
+    )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -76,6 +81,17 @@ def main(argv: list[str] | None = None) -> int:
             f"memory: peak {result['operator_peak_mib']} MiB, "
             f"all Ready in {result['all_ready_v2_s']} s"
         )
+        if args.memory_diagnose:
+            _log("memory (tracemalloc): where the heap goes")
+            result = memory.run(
+                env,
+                api,
+                out,
+                count=args.memory_releases,
+                replicas=args.memory_replicas,
+                diagnose=True,
+            )
+            _write(out / "memory-diagnose.json", {**result, "finished": _now()})
     if "report" in only:
         args.report.write_text(report.render(out))
         _log(f"wrote {args.report}")

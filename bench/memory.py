@@ -9,8 +9,10 @@ sampled peak.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bench.operator_process import start_operator, stop_operator
 
 TARGET_PEAK_MIB = 150.0
 SETTLE_SECONDS = 10.0
+PATCH_THREADS = 10
 
 
 def _mib(kib: float) -> float:
@@ -38,13 +41,28 @@ def run(
     count: int,
     replicas: int,
     hold: int = 0,
+    diagnose: bool = False,
 ) -> dict[str, Any]:
+    """Memory figures; ``diagnose`` runs the traced operator with tracemalloc instead.
+
+    tracemalloc costs memory of its own, so a diagnose run's RSS is no headline
+    figure: it tells where the Python heap goes (bench/results/memory-diagnose.json).
+    """
     k = Kubectl(env)
     namespace = f"bench-mem-{uuid.uuid4().hex[:6]}"
     k.run("create", "namespace", namespace)
     recorder = Recorder(api, namespace)
     recorder.start()
-    operator = start_operator(env, namespace, out / "operator-memory.log")
+    label = "memory-diagnose" if diagnose else "memory"
+    trace = out / f"{label}-trace.jsonl"
+    trace.unlink(missing_ok=True)
+    operator = start_operator(
+        env,
+        namespace,
+        out / f"operator-{label}.log",
+        trace if diagnose else None,
+        {"BENCH_TRACEMALLOC": "5"} if diagnose else None,
+    )
     pids = {"operator": operator.pid, **cluster_pids(env)}
     sampler = Sampler(pids)
     sampler.start()
@@ -58,29 +76,24 @@ def run(
         phases["idle"] = (sampler.samples[0][0], time.monotonic())
 
         start = time.monotonic()
-        for name in names:
-            body = release_body(name, "v1", namespace, replicas)
-            body["spec"]["hold"]["seconds"] = hold
-            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        _create_all(custom, namespace, names, replicas, hold)
         created = time.monotonic()
         _wait_all(recorder, names, None, timeout=600)
-        phases["create"] = (start, time.monotonic())
+        phases["create"] = (
+            start,
+            max(_ready_times(recorder, dict.fromkeys(names, 1), start).values()),
+        )
         cpu["created"] = cpu_seconds(operator.pid)
 
         time.sleep(SETTLE_SECONDS)
         phases["steady_v1"] = (phases["create"][1] + 2, time.monotonic())
 
-        generations = {}
         start = time.monotonic()
-        for name in names:
-            template = release_body(name, "v2", namespace, replicas)["spec"]["template"]
-            patched = custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, {"spec": {"template": template}}
-            )
-            generations[name] = int(patched["metadata"]["generation"])
+        generations = _release_all(custom, namespace, names, replicas, "v2")
         patched_all = time.monotonic()
-        ready_at = _wait_all(recorder, names, generations, timeout=900)
-        phases["release_v2"] = (start, time.monotonic())
+        _wait_all(recorder, names, generations, timeout=900)
+        ready_at = _ready_times(recorder, generations, start)
+        phases["release_v2"] = (start, max(ready_at.values()))
         cpu["released"] = cpu_seconds(operator.pid)
 
         time.sleep(SETTLE_SECONDS)
@@ -91,6 +104,29 @@ def run(
         stop_operator(operator, k, namespace)
         recorder.stop()
 
+    result = _result(sampler, phases, ready_at, start, cpu, hwm)
+    result.update(
+        namespace=namespace,
+        diagnose=diagnose,
+        releases=count,
+        replicas=replicas,
+        hold_seconds=hold,
+        create_requests_s=round(created - phases["create"][0], 2),
+        patch_requests_s=round(patched_all - phases["release_v2"][0], 2),
+    )
+    if diagnose:
+        result["heap"] = heap_profile(trace)
+    return result
+
+
+def _result(
+    sampler: Sampler,
+    phases: dict[str, tuple[float, float]],
+    ready_at: dict[str, float],
+    start: float,
+    cpu: dict[str, float | None],
+    hwm: tuple[int, int] | None,
+) -> dict[str, Any]:
     per_phase: dict[str, Any] = {}
     for phase, (begin, end) in phases.items():
         per_phase[phase] = {
@@ -103,14 +139,8 @@ def run(
     all_operator = sampler.between("operator", 0, float("inf"))
     durations = sorted(t - start for t in ready_at.values())
     return {
-        "namespace": namespace,
-        "releases": count,
-        "replicas": replicas,
-        "hold_seconds": hold,
         "sample_interval_s": sampler.interval,
         "samples": len(sampler.samples),
-        "create_requests_s": round(created - phases["create"][0], 2),
-        "patch_requests_s": round(patched_all - phases["release_v2"][0], 2),
         "all_ready_v1_s": round(phases["create"][1] - phases["create"][0], 2),
         "all_ready_v2_s": round(phases["release_v2"][1] - phases["release_v2"][0], 2),
         "ready_v2_first_s": round(durations[0], 2) if durations else None,
@@ -128,6 +158,72 @@ def run(
             for t, row in sampler.samples[::5]
         ],
     }
+
+
+def heap_profile(trace: Path) -> dict[str, Any]:
+    """The tracemalloc sample with the largest traced heap, and the task counts over time."""
+    samples = [
+        json.loads(line)
+        for line in trace.read_text().splitlines()
+        if line.startswith('{"kind":"memory"')
+    ]
+    if not samples:
+        return {}
+    top = max(samples, key=lambda s: s["traced_kib"])
+    return {
+        "peak_sample": top,
+        "first_sample": samples[0],
+        "max_tasks": max(s["tasks"] for s in samples),
+        "series": [
+            [round(s["t"] - samples[0]["t"], 1), s["traced_kib"], s["tasks"]] for s in samples
+        ],
+    }
+
+
+def _create_all(
+    custom: client.CustomObjectsApi, namespace: str, names: list[str], replicas: int, hold: int
+) -> None:
+    def create(name: str) -> None:
+        body = release_body(name, "v1", namespace, replicas)
+        body["spec"]["hold"]["seconds"] = hold
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
+        list(pool.map(create, names))
+
+
+def _release_all(
+    custom: client.CustomObjectsApi, namespace: str, names: list[str], replicas: int, version: str
+) -> dict[str, int]:
+    """Change every release's template to ``version`` at once (as a GitOps sync of many
+    apps would), from a few client threads; the new generation of each."""
+
+    def patch(name: str) -> tuple[str, int]:
+        template = release_body(name, version, namespace, replicas)["spec"]["template"]
+        patched = custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"spec": {"template": template}}
+        )
+        return name, int(patched["metadata"]["generation"])
+
+    with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
+        return dict(pool.map(patch, names))
+
+
+def _ready_times(recorder: Recorder, generations: dict[str, int], after: float) -> dict[str, float]:
+    """When each release's first Ready=True event of its new generation arrived."""
+    from bench.cluster import release_ready
+
+    ready: dict[str, float] = {}
+    for seen in recorder.of("release"):
+        wanted = generations.get(seen.name)
+        if (
+            wanted is not None
+            and seen.name not in ready
+            and seen.mono >= after
+            and release_ready(seen.obj, wanted)
+        ):
+            ready[seen.name] = seen.mono
+    return ready
 
 
 def _wait_all(

@@ -16,9 +16,16 @@ class BenchOperator(Operator):
     """``python -m bluegreen``, or the same entry point with timing probes when ``trace``."""
 
     def __init__(
-        self, env: dict[str, str], namespace: str, log: Path, trace: Path | None = None
+        self,
+        env: dict[str, str],
+        namespace: str,
+        log: Path,
+        trace: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__({**env, "PYTHONPATH": str(REPO)}, namespace, log, *FLAGS)
+        super().__init__(
+            {**env, "PYTHONPATH": str(REPO), **(extra_env or {})}, namespace, log, *FLAGS
+        )
         self.trace = trace
 
     def start(self) -> None:
@@ -48,9 +55,13 @@ class BenchOperator(Operator):
 
 
 def start_operator(
-    env: dict[str, str], namespace: str, log: Path, trace: Path | None = None
+    env: dict[str, str],
+    namespace: str,
+    log: Path,
+    trace: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> BenchOperator:
-    operator = BenchOperator(env, namespace, log, trace)
+    operator = BenchOperator(env, namespace, log, trace, extra_env)
     operator.start()
     wait_for("operator metrics endpoint", lambda: _up(operator), timeout=60)
     return operator

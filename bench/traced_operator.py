@@ -137,7 +137,48 @@ def install() -> None:
     Wakeups.wake = wake  # type: ignore[method-assign]
 
 
+def _package(filename: str) -> str:
+    """``.../site-packages/kopf/_core/x.py`` -> ``kopf``; the standard library by module."""
+    for marker in ("site-packages/", "/operator/bluegreen/"):
+        if marker in filename:
+            rest = filename.split(marker, 1)[1]
+            return "bluegreen" if marker.endswith("bluegreen/") else rest.split("/", 1)[0]
+    if "/lib/python3" in filename:
+        return "stdlib:" + filename.rsplit("/", 1)[-1].removesuffix(".py")
+    return filename
+
+
+def _memory_probe(interval: float) -> None:
+    """Every ``interval`` seconds: traced Python memory by package, and the task count."""
+    import asyncio
+    import tracemalloc
+
+    while True:
+        time.sleep(interval)
+        current, peak = tracemalloc.get_traced_memory()
+        per: dict[str, list[int]] = {}
+        for stat in tracemalloc.take_snapshot().statistics("filename"):
+            got = per.setdefault(_package(stat.traceback[0].filename), [0, 0])
+            got[0] += stat.size
+            got[1] += stat.count
+        top = sorted(per.items(), key=lambda kv: -kv[1][0])[:15]
+        emit(
+            "memory",
+            t=time.monotonic(),
+            traced_kib=current // 1024,
+            traced_peak_kib=peak // 1024,
+            tasks=len(asyncio.tasks._all_tasks),  # type: ignore[attr-defined]
+            top=[[name, size // 1024, count] for name, (size, count) in top],
+        )
+
+
 def main() -> int:
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start(1)
+        interval = float(os.environ["BENCH_TRACEMALLOC"])
+        threading.Thread(target=_memory_probe, args=(interval,), daemon=True).start()
     install()
     from bluegreen.main import main as operator_main
 
