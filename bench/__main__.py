@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.integration.harness import REPO, Kubectl
 
-from bench import latency, memory, report
+from bench import imports, latency, memory, report
 from bench.cluster import api_client, cluster_env, machine
 
 
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             _write(out / "latency-traced.json", {**traced, "finished": _now()})
             _log(f"latency (traced): {json.dumps(traced['summary_ms'])}")
     if "memory" in only:
+        _log("memory: import costs")
+        _write(out / "imports.json", imports.run())
         _log(f"memory: {args.memory_releases} concurrent releases")
         result = memory.run(
             env, api, out, count=args.memory_releases, replicas=args.memory_replicas

@@ -247,3 +247,32 @@ def _event_row(e: Seen) -> dict[str, Any]:
             for c in status.get("conditions") or []
         }
     return row
+
+
+def outliers(
+    result: dict[str, Any], events: list[dict[str, Any]], key: str, above_ms: float
+) -> list[dict[str, Any]]:
+    """Changes whose ``key`` exceeds ``above_ms``, with how many watch events reached the bench
+    within 5 ms of the closing one. A burst means the bench's streams stalled and delivered
+    a backlog at once (the process or the API server waited for a CPU), so the figure
+    includes that stall, not only the operator's work."""
+    ends = {"available_to_switch": "t_switched", "spec_to_candidate": "t_added"}
+    found = []
+    for row in result["per_change"]:
+        value = row.get(key)
+        if value is None or value * 1000 <= above_ms:
+            continue
+        end = row[ends[key]]
+        burst = [e for e in events if abs(e["mono"] - end) <= 0.005]
+        found.append(
+            {
+                "release": row["release"],
+                "version": row["version"],
+                "ms": round(value * 1000, 1),
+                "events_within_5ms": len(burst),
+                "release_phases_in_burst": [
+                    e.get("phase") for e in burst if e["kind"] == "release" and e.get("phase")
+                ],
+            }
+        )
+    return found

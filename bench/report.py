@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.latency import outliers
+
 LATENCY_ROWS = (
     ("available_to_switch", "Candidate Available → stable selector patched (operator)"),
     ("spec_to_candidate", "Spec change → candidate Deployment created (operator)"),
@@ -63,11 +65,17 @@ def render(results: Path) -> str:
     out += _summary(latency, memory)
     out += _machine(machine)
     if latency:
-        out += _latency(latency)
+        out += _latency(latency, results)
     if traced and traced.get("breakdown"):
         out += _breakdown(traced)
     if memory:
-        out += _memory(memory)
+        out += _memory(memory, results)
+    imports = _load(results, "imports")
+    if imports:
+        out += _imports(imports)
+    diagnose = _load(results, "memory-diagnose")
+    if diagnose and diagnose.get("heap"):
+        out += _heap(diagnose)
     out += _analysis(latency, traced, memory)
     out += _method()
     return "\n".join(out) + "\n"
@@ -139,7 +147,7 @@ def _machine(machine: dict[str, Any]) -> list[str]:
     ]
 
 
-def _latency(latency: dict[str, Any]) -> list[str]:
+def _latency(latency: dict[str, Any], results: Path) -> list[str]:
     lines = [
         "## Latency per release",
         "",
@@ -155,6 +163,28 @@ def _latency(latency: dict[str, Any]) -> list[str]:
             f"| {_ms(s['max'])} |"
         )
     lines.append("")
+    events_path = results / "latency-events.json"
+    if not events_path.is_file():
+        return lines
+    events = json.loads(events_path.read_text())
+    for key, target in (("available_to_switch", 500.0), ("spec_to_candidate", 500.0)):
+        slow = outliers(latency, events, key, target)
+        if not slow:
+            continue
+        lines += [
+            f"Changes above {target:.0f} ms for `{key}`, with the number of watch events that",
+            "reached the benchmark within 5 ms of the closing event (a burst: the streams had",
+            "stalled and delivered a backlog at once):",
+            "",
+            "| release | change | measured | events in the burst | release phases in it |",
+            "|---|---|---:|---:|---|",
+            *(
+                f"| {o['release']} | {o['version']} | {_ms(o['ms'])} | {o['events_within_5ms']} "
+                f"| {', '.join(o['release_phases_in_burst']) or '-'} |"
+                for o in slow
+            ),
+            "",
+        ]
     return lines
 
 
@@ -209,7 +239,20 @@ def _breakdown(traced: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _memory(memory: dict[str, Any]) -> list[str]:
+def _log_warnings(results: Path, name: str) -> dict[str, int]:
+    path = results / name
+    if not path.is_file():
+        return {}
+    counts: dict[str, int] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if " WARNING " in line or " ERROR " in line:
+            message = line.split(": ", 1)[-1]
+            key = message.split(";")[0][:90]
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _memory(memory: dict[str, Any], results: Path) -> list[str]:
     phases = memory["phases"]
     labels = {
         "idle": "operator started, no releases",
@@ -250,8 +293,58 @@ def _memory(memory: dict[str, Any]) -> list[str]:
         f"{memory['all_ready_v1_s']} s.",
         f"- Operator CPU time: {cpu.get('create')} s for the creation, {cpu.get('release_v2')} s "
         "for the release to v2.",
-        "",
     ]
+    warnings = _log_warnings(results, "operator-memory.log")
+    if warnings:
+        lines.append(
+            "- Warnings in the operator's log during this run: "
+            + "; ".join(f"`{k}`: {v} times" for k, v in warnings.items())
+            + "."
+        )
+    lines.append("")
+    return lines
+
+
+def _imports(imports: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Memory before the first release: imports",
+        "",
+        "RSS of a fresh interpreter of this virtual environment after importing",
+        "(`bench/imports.py`; a hidden library is made unimportable, as if not installed):",
+        "",
+        "| imports | hidden | RSS | modules |",
+        "|---|---|---:|---:|",
+    ]
+    for row in imports["cases"]:
+        hidden = ", ".join(row["hidden"]) or "-"
+        lines.append(f"| {row['case']} | {hidden} | {row['rss_mib']} MiB | {row['modules']} |")
+    lines.append("")
+    return lines
+
+
+def _heap(diagnose: dict[str, Any]) -> list[str]:
+    heap = diagnose["heap"]
+    peak = heap["peak_sample"]
+    first = heap["first_sample"]
+    before = {name: kib for name, kib, _ in first["top"]}
+    lines = [
+        "### Where the heap goes (tracemalloc pass)",
+        "",
+        f"The same {diagnose['releases']} releases, once more, with the operator under",
+        "`tracemalloc` (Python allocations by the package that made them, sampled every 5 s;",
+        "tracemalloc's own bookkeeping inflates this run's RSS, so it is no headline figure).",
+        f"Traced heap: {first['traced_kib'] / 1024:.1f} MiB before any release, "
+        f"{peak['traced_kib'] / 1024:.1f} MiB at its largest; asyncio tasks: "
+        f"{first['tasks']} before, up to {heap['max_tasks']}.",
+        "",
+        "| allocated by | before any release | at the largest heap | blocks |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, kib, count in peak["top"]:
+        lines.append(
+            f"| `{name}` | {before.get(name, 0) / 1024:.1f} MiB | {kib / 1024:.1f} MiB | {count} |"
+        )
+    lines.append("")
     return lines
 
 
