@@ -18,6 +18,7 @@ selector patch, or the candidate's creation) is found in the trace and split:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,10 @@ def _split(
     return parts
 
 
+def _is_selector_patch(request: dict[str, Any], service: str) -> bool:
+    return bool(request["method"] == "PATCH" and request["path"].endswith(f"/services/{service}"))
+
+
 def breakdown(rows: list[dict[str, Any]], trace_path: Path) -> dict[str, Any]:
     trace = load(trace_path)
     switch_parts, create_parts = [], []
@@ -138,7 +143,7 @@ def breakdown(rows: list[dict[str, Any]], trace_path: Path) -> dict[str, Any]:
                 name,
                 row["t_available"],
                 row["t_switched"],
-                lambda r, n=name: r["method"] == "PATCH" and r["path"].endswith(f"/services/{n}"),
+                functools.partial(_is_selector_patch, service=name),
             )
             if got:
                 switch_parts.append({"release": name, "version": row["version"], **got})

@@ -44,7 +44,10 @@ def cluster_env() -> dict[str, str]:
 
 
 def api_client(env: dict[str, str]) -> client.ApiClient:
-    return config.new_client_from_config(config_file=env["KUBECONFIG"])
+    made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=env["KUBECONFIG"]
+    )
+    return made
 
 
 @dataclass(frozen=True)
@@ -129,18 +132,18 @@ class Recorder:
     def stop(self) -> None:
         self._stopping = True
         for w in self._watches:
-            w.stop()
+            w.stop()  # type: ignore[no-untyped-call]
 
     def _run(self, kind: str, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         version: str | None = None
         while not self._stopping:
-            w = watch.Watch()
+            w = watch.Watch()  # type: ignore[no-untyped-call]
             self._watches.append(w)
             if version is None:
                 version = self._list(kind, func, args)
             self._started[kind] = True
             try:
-                for event in w.stream(
+                for event in w.stream(  # type: ignore[no-untyped-call]
                     func,
                     *args,
                     resource_version=version,

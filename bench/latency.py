@@ -15,6 +15,7 @@ sequential template changes v_i -> v_i+1. Per change:
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -90,7 +91,7 @@ def run(
                 GROUP, VERSION, namespace, PLURAL, release_body(name, "v0", namespace, replicas)
             )
         for name in names:
-            recorder.wait(f"{name} Ready", lambda n=name: _ready(recorder, n), timeout=120)
+            recorder.wait(f"{name} Ready", functools.partial(_ready, recorder, name), timeout=120)
         for i in range(changes):
             name, version = names[i % releases], f"v{i // releases + 1}"
             template = release_body(name, version, namespace, replicas)["spec"]["template"]
@@ -98,11 +99,11 @@ def run(
             patched = custom.patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, {"spec": {"template": template}}
             )
-            generation = int(patched["metadata"]["generation"])
+            generation = int(patched["metadata"]["generation"])  # type: ignore[index]
             done.append(Change(name, version, generation, sent))
             recorder.wait(
                 f"{name} {version} Ready",
-                lambda n=name, g=generation: _ready(recorder, n, g),
+                functools.partial(_ready, recorder, name, generation),
                 timeout=120,
             )
     finally:

@@ -203,7 +203,7 @@ def _release_all(
         patched = custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, {"spec": {"template": template}}
         )
-        return name, int(patched["metadata"]["generation"])
+        return name, int(patched["metadata"]["generation"])  # type: ignore[index]
 
     with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
         return dict(pool.map(patch, names))
