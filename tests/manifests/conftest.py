@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -124,10 +126,32 @@ def terraform_ready() -> bool:
     return any((toolchain / "toolchain").glob("*/.ready"))
 
 
+SA_MOUNT = "/run/secrets/kubernetes.io/serviceaccount"
+
+
+def can_fake_a_pod() -> bool:
+    """Whether a private mount namespace is available (root with unshare)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "none", "/run"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
 class OperatorProcess:
-    """The operator as a real local process with the ServiceAccount's kubeconfig.
+    """The operator as a real local process with the ServiceAccount's credentials.
 
     ``namespaces`` empty: cluster-wide, as the Deployment in manifests/ runs it.
+    With ``in_cluster`` the credentials are not a kubeconfig but what a pod
+    gets: the token, CA and namespace files under
+    /var/run/secrets/kubernetes.io/serviceaccount (in a private mount
+    namespace, on a tmpfs over /run, so nothing on the host changes) and
+    KUBERNETES_SERVICE_HOST/PORT. Then every client takes its in-cluster path:
+    the operator's, kopf's, and Terraform's backend (``in_cluster_config``)
+    and provider.
     """
 
     def __init__(
@@ -137,17 +161,24 @@ class OperatorProcess:
         namespaces: list[str],
         infrastructure: str,
         workdir: Path,
+        *,
+        in_cluster: bool = False,
     ) -> None:
         self.log = workdir / "operator.log"
         self.metrics_port = free_port()
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)]
+        credentials = ["--kubeconfig", str(kubeconfig)]
+        prefix: list[str] = []
+        if in_cluster:
+            env, prefix = self._pod_credentials(env, kubeconfig, workdir / "sa")
+            credentials = []
         args = [
+            *prefix,
             sys.executable,
             "-m",
             "bluegreen",
             *scope,
-            "--kubeconfig",
-            str(kubeconfig),
+            *credentials,
             "--infrastructure",
             infrastructure,
             "--state-namespace",
@@ -164,6 +195,30 @@ class OperatorProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(args, env=env, stdout=out, stderr=out)
         wait_for("operator metrics endpoint", self._up, timeout=30)
+
+    @staticmethod
+    def _pod_credentials(
+        env: dict[str, str], kubeconfig: Path, staging: Path
+    ) -> tuple[dict[str, str], list[str]]:
+        config = yaml.safe_load(kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        staging.mkdir(mode=0o700)
+        (staging / "token").write_text(config["users"][0]["user"]["token"])
+        (staging / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+        (staging / "namespace").write_text(SYSTEM_NAMESPACE)
+        server = urllib.parse.urlsplit(cluster["server"])
+        pod_env = {k: v for k, v in env.items() if k not in ("KUBECONFIG", "KUBE_CONFIG_PATH")}
+        pod_env["KUBERNETES_SERVICE_HOST"] = str(server.hostname)
+        pod_env["KUBERNETES_SERVICE_PORT"] = str(server.port or 443)
+        # An empty HOME, as in the image: no ~/.kube/config to fall back on.
+        home = staging.parent / "home"
+        home.mkdir()
+        pod_env["HOME"] = str(home)
+        script = (
+            f"mount -t tmpfs none /run && mkdir -p {SA_MOUNT} "
+            f'&& cp {staging}/token {staging}/ca.crt {staging}/namespace {SA_MOUNT}/ && exec "$@"'
+        )
+        return pod_env, ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"]
 
     def _up(self) -> bool:
         if self.process.poll() is not None:

@@ -25,6 +25,7 @@ from tests.manifests.conftest import (
     SERVICE_ACCOUNT,
     SYSTEM_NAMESPACE,
     OperatorProcess,
+    can_fake_a_pod,
     denied_lines,
     terraform_ready,
     token_kubeconfig,
@@ -187,6 +188,8 @@ SCENARIOS = [
     pytest.param("kubernetes", "clusterwide", id="kubernetes-clusterwide"),
     pytest.param("terraform", "namespaced", id="terraform-namespaced"),
     pytest.param("terraform", "clusterwide", id="terraform-clusterwide"),
+    # As the Deployment runs it: cluster-wide, Terraform, credentials of a pod.
+    pytest.param("terraform", "in-cluster", id="terraform-in-cluster-credentials"),
 ]
 
 
@@ -203,6 +206,8 @@ def test_release_v1_then_v2_with_only_the_service_account(
 ) -> None:
     if infrastructure == "terraform" and not terraform_ready():
         pytest.skip("the Terraform toolchain is not built (hack/build-toolchain.sh)")
+    if scope == "in-cluster" and not can_fake_a_pod():
+        pytest.skip("needs root and unshare for a private mount namespace")
     admin = installed
     operator = OperatorProcess(
         sa_env,
@@ -210,6 +215,7 @@ def test_release_v1_then_v2_with_only_the_service_account(
         [namespace] if scope == "namespaced" else [],
         infrastructure,
         tmp_path,
+        in_cluster=scope == "in-cluster",
     )
     try:
         _release_lifecycle(admin, namespace, apps, infrastructure)
