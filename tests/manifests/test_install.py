@@ -69,6 +69,10 @@ def test_apply_k_installs_every_object(installed: Kubectl) -> None:
     # Applying again changes nothing: the manifests are stable under apply.
     again = installed.run("apply", "-k", str(MANIFESTS))
     assert all(line.endswith("unchanged") for line in again.splitlines()), again
+    # docs/install.md's uninstall command resolves every object (dry run only:
+    # other suites on the same cluster need the CRD).
+    gone = installed.run("delete", "-k", str(MANIFESTS), "--dry-run=server")
+    assert gone.count("deleted (server dry run)") == 9, gone
 
 
 def test_operator_deployment_passes_admission(installed: Kubectl) -> None:
@@ -243,7 +247,16 @@ def _release_lifecycle(
             "V2",
             smoke=[_http(apps["v2"].url, "V2"), JOB_CHECK],
             hold_checks=[_http(apps["v2"].url, "V2")],
+            auto=False,
         )
+    )
+    # A human action: the operator consumes (removes) the annotation it acts on.
+    rel.wait_phase("AwaitingPromotion", timeout=120)
+    admin.run("annotate", "bgr", NAME, "-n", namespace, "bluegreen.dev/action=promote@1")
+    wait_for(
+        "the promote action consumed",
+        lambda: "bluegreen.dev/action" not in (rel.get()["metadata"].get("annotations") or {}),
+        timeout=60,
     )
     rel.wait_condition("Ready", timeout=180)
     v2 = rel.revision()
