@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         api = api_client(env)
         _write(out / "machine.json", {**machine(env), "started": _now()})
     if "latency" in only:
-        _log(f"latency: {args.changes} changes over {args.releases} releases")
-        result = latency.run(
-            env, api, out, changes=args.changes, releases=args.releases, replicas=args.replicas
-        )
-        _write(out / "latency.json", {**result, "finished": _now()})
-        _log(f"latency: {json.dumps(result['summary_ms'])}")
+        if args.changes:
+            _log(f"latency: {args.changes} changes over {args.releases} releases")
+            result = latency.run(
+                env, api, out, changes=args.changes, releases=args.releases, replicas=args.replicas
+            )
+            _write(out / "latency.json", {**result, "finished": _now()})
+            _log(f"latency: {json.dumps(result['summary_ms'])}")
         if args.traced_changes:
             _log(f"latency (traced, breakdown): {args.traced_changes} changes")
             traced = latency.run(

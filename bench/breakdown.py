@@ -146,6 +146,9 @@ def breakdown(rows: list[dict[str, Any]], trace_path: Path) -> dict[str, Any]:
                 functools.partial(_is_selector_patch, service=name),
             )
             if got:
+                window = (row["t_available"], row["t_switched"])
+                got["loop_stalled"] = _overlap(trace, "lag", *window)
+                got["gc"] = _overlap(trace, "gc", *window)
                 switch_parts.append({"release": name, "version": row["version"], **got})
         if row.get("t_spec") and row.get("t_added"):
             got = _split(
@@ -167,13 +170,41 @@ def breakdown(rows: list[dict[str, Any]], trace_path: Path) -> dict[str, Any]:
             "summary_ms": _summaries(create_parts),
         },
         "requests_per_change": _requests_per_change(rows, trace),
+        "stalls": _stalls(trace),
+    }
+
+
+def _overlap(trace: Trace, kind: str, start: float, end: float) -> float:
+    """Seconds of ``kind`` intervals (loop lag, collections) inside [start, end]."""
+    return sum(
+        max(0.0, min(e["end"], end) - max(e["start"], start)) for e in trace if e["kind"] == kind
+    )
+
+
+def _stalls(trace: Trace) -> dict[str, Any]:
+    """Garbage collections and event-loop lag over the whole traced pass."""
+    gcs = [e for e in trace if e["kind"] == "gc"]
+    lags = [e for e in trace if e["kind"] == "lag"]
+    lag_total = sum(e["end"] - e["start"] for e in lags)
+    span = [e.get("start", e.get("t", 0.0)) for e in trace if e["kind"] == "request"]
+    return {
+        "seconds_traced": round(max(span) - min(span), 1) if span else 0,
+        "gc_gen2_ms": summary([e["end"] - e["start"] for e in gcs if e["generation"] == 2]),
+        "gc_younger_over_2ms_ms": summary(
+            [e["end"] - e["start"] for e in gcs if e["generation"] != 2]
+        ),
+        "loop_lag_ms": summary([e["end"] - e["start"] for e in lags]),
+        "loop_lag_total_s": round(lag_total, 2),
+        "loop_lag_cpu_share": round(sum(e["cpu"] for e in lags) / lag_total, 2)
+        if lag_total
+        else None,
     }
 
 
 def _summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         key: summary([p[key] for p in parts if isinstance(p.get(key), int | float)])
-        for key in (*PARTS, "wake_after_event")
+        for key in (*PARTS, "wake_after_event", "loop_stalled", "gc")
     }
 
 

@@ -9,7 +9,10 @@ the JSON-lines file named by ``BENCH_TRACE_FILE``:
 - ``reconcile``: one wake-up's run of steps, start and end;
 - ``step``: one observe/decide/act/write-status step;
 - ``request``: every API request of the operator, with method, path and duration;
-- ``action``: every action the executor carries out.
+- ``action``: every action the executor carries out;
+- ``gc``: garbage collections of generation 2, and any other over 2 ms;
+- ``lag``: the event loop ran a 10 ms timer more than 20 ms late (the process
+  got no CPU, or something blocked the loop: a collection, a big JSON parse).
 
 The headline figures come from the untraced operator; this pass only explains them.
 """
@@ -17,6 +20,7 @@ The headline figures come from the untraced operator; this pass only explains th
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -74,6 +78,48 @@ def _caller() -> str:
             return frame.f_code.co_name
         frame = frame.f_back
     return "other"
+
+
+def _gc_probe() -> None:
+    """Every garbage collection of generation 2, and any other taking over 2 ms."""
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.monotonic()
+            return
+        end = time.monotonic()
+        if info["generation"] == 2 or end - started[0] > 0.002:
+            emit(
+                "gc",
+                start=started[0],
+                end=end,
+                generation=info["generation"],
+                collected=info["collected"],
+            )
+
+    gc.callbacks.append(callback)
+
+
+def _loop_lag_probe() -> None:
+    """A task that wakes every 10 ms and reports when the event loop let it run late."""
+    import asyncio
+
+    import kopf
+
+    @kopf.on.startup()
+    async def start_lag_probe(**_: Any) -> None:
+        async def probe() -> None:
+            while True:
+                due, cpu = time.monotonic() + 0.01, time.process_time()
+                await asyncio.sleep(0.01)
+                late = time.monotonic() - due
+                if late > 0.02:
+                    # CPU time the process used meanwhile: about ``late`` when the loop was
+                    # busy, far less when the process waited for a core.
+                    emit("lag", start=due, end=due + late, cpu=time.process_time() - cpu)
+
+        asyncio.get_running_loop().create_task(probe())
 
 
 def install() -> None:
@@ -137,6 +183,8 @@ def install() -> None:
         original_wake(self, namespace, name)
 
     Wakeups.wake = wake  # type: ignore[method-assign]
+    _gc_probe()
+    _loop_lag_probe()
 
 
 def _package(filename: str) -> str:
