@@ -20,28 +20,54 @@ if [[ ! -d "${state}" ]]; then
 fi
 pids="${state}/pids"
 
-# Clients first, etcd last, so nothing logs storms of connection errors.
-for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-  f="${pids}/${name}.pid"
-  [[ -f "${f}" ]] || continue
+# ours NAME: prints the pid from NAME's pid file if that pid still runs the
+# binary cluster-up started (pids are reused; never signal a stranger).
+ours() {
+  local f="${pids}/$1.pid" pid
+  [[ -f "${f}" ]] || return 1
   pid="$(cat "${f}")"
   if [[ -n "${pid}" && -r "/proc/${pid}/cmdline" ]] &&
-    tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -- "${bin}/${name} "; then
-    kill -TERM "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      [[ -e "/proc/${pid}" ]] || break
-      sleep 0.1
-    done
-    if [[ -e "/proc/${pid}" ]]; then
-      log "${name} (pid ${pid}) ignored SIGTERM for 10s; killing it"
-      kill -KILL "${pid}" 2>/dev/null || true
-    fi
-    log "stopped ${name} (pid ${pid})"
-  else
-    log "${name}: pid ${pid:-?} is not running ${bin}/${name}; leaving it alone"
+    tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -- "${bin}/$1 "; then
+    echo "${pid}"
+    return 0
   fi
+  log "$1: pid ${pid:-?} is not running ${bin}/$1; leaving it alone"
   rm -f "${f}"
-done
+  return 1
+}
+
+# stop NAME...: SIGTERM to all at once (graceful shutdowns overlap instead of
+# adding up), SIGKILL whatever still runs after 10 s.
+stop() {
+  local name pid
+  local -A running=()
+  for name in "$@"; do
+    pid="$(ours "${name}")" || continue
+    kill -TERM "${pid}" 2>/dev/null || true
+    running["${name}"]="${pid}"
+  done
+  for _ in $(seq 1 100); do
+    for name in "${!running[@]}"; do
+      [[ -e "/proc/${running[${name}]}" ]] || {
+        log "stopped ${name} (pid ${running[${name}]})"
+        rm -f "${pids}/${name}.pid"
+        unset "running[${name}]"
+      }
+    done
+    ((${#running[@]})) || return 0
+    sleep 0.1
+  done
+  for name in "${!running[@]}"; do
+    log "${name} (pid ${running[${name}]}) ignored SIGTERM for 10s; killing it"
+    kill -KILL "${running[${name}]}" 2>/dev/null || true
+    rm -f "${pids}/${name}.pid"
+  done
+}
+
+# Everything that talks to etcd first, etcd last, so the API server's
+# shutdown never meets a vanished store.
+stop kwok kube-scheduler kube-controller-manager kube-apiserver
+stop etcd
 
 if ((keep_state)); then
   exit 0
