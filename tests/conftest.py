@@ -131,6 +131,9 @@ def cluster(toolchain: dict[str, str]) -> Iterator[Cluster]:
                 f"hack/cluster-up.sh failed ({up.returncode}); logs in {state}/logs\n"
                 f"{up.stderr[-4000:]}"
             )
+        # Another session may have started it while we waited for its lock:
+        # then it is theirs to stop, not ours.
+        started_here = "already running" not in up.stderr
     env["KUBECONFIG"] = str(kubeconfig)
     try:
         yield Cluster(kubeconfig=kubeconfig, env=env, started_here=started_here)
