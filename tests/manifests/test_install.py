@@ -1,11 +1,13 @@
 """``kubectl apply -k manifests/`` on the real cluster, then the operator with only its rights.
 
-The operator runs as a local process (KWOK nodes run no containers) with a
-kubeconfig holding nothing but a token of the ``bluegreen-operator``
-ServiceAccount, through a whole release: v1, v2 with HTTP, Job and hold
-checks, then deletion. Every refused call fails the test, so the ClusterRole
-and the Terraform state Role are proven sufficient; ``kubectl auth can-i``
-proves they are not more than that.
+The operator runs as a local process (KWOK nodes run no containers) holding
+nothing but a token of the ``bluegreen-operator`` ServiceAccount (in a
+kubeconfig, or as a pod's in-cluster credentials), through a whole release:
+v1, v2 with HTTP, Job and hold checks and a promote action, then deletion;
+with Terraform and without, cluster-wide and per namespace, and once with the
+Role of manifests/namespaced/. Every refused call fails the test, so the
+roles are proven sufficient; ``kubectl auth can-i`` proves they are not more
+than that.
 """
 
 from __future__ import annotations
