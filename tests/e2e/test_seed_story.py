@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import Cluster
 from tests.e2e.conftest import PLACEMENT, RealNode
-from tests.e2e.traffic import LoadGenerator, SwitchReport, analyse_switch, get
+from tests.e2e.traffic import MAX_MIXED_S, LoadGenerator, SwitchReport, analyse_switch, get
 from tests.integration.harness import REPO, Kubectl, Operator, Release, wait_for
 
 pytestmark = pytest.mark.node
@@ -111,21 +111,28 @@ class SelectorWatch:
         from kubernetes import client, config, watch
 
         api = client.CoreV1Api(config.new_client_from_config(config_file=self.k.env["KUBECONFIG"]))
+        resource_version = None
         while not self._stop.is_set():
             stream = watch.Watch()
             try:
+                # One long watch: a restart would leave a gap in which a change
+                # is seen late, and its time would be wrong.
                 for event in stream.stream(
                     api.list_namespaced_service,
                     self.ns,
                     field_selector=f"metadata.name={self.svc}",
-                    timeout_seconds=5,
+                    resource_version=resource_version,
+                    timeout_seconds=900,
                 ):
-                    selector = dict(event["object"].spec.selector or {})
+                    seen = time.monotonic()
+                    obj = event["object"]
+                    resource_version = obj.metadata.resource_version
+                    selector = dict(obj.spec.selector or {})
                     if not self.changes or self.changes[-1][1] != selector:
-                        self.changes.append((time.monotonic(), selector))
+                        self.changes.append((seen, selector))
                     if self._stop.is_set():
                         break
-            except Exception:  # a dropped watch is simply restarted
+            except Exception:  # a dropped watch is resumed from the last version
                 time.sleep(0.2)
             finally:
                 stream.stop()
@@ -135,8 +142,8 @@ class SelectorWatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # The thread is a daemon blocked on the watch: it ends with the session.
         self._stop.set()
-        self._thread.join(timeout=10)
 
     def since(self, t: float) -> list[tuple[float, dict[str, str]]]:
         """Selector changes after ``t``; the first entry is the state the watch found."""
@@ -211,7 +218,7 @@ def release_v2(rel: Release, load: LoadGenerator, selectors: SelectorWatch) -> s
     r2 = analyse_switch(samples, switches[0][0], old=V1_TEXT, new=V2_TEXT)
     report("v1 -> v2", r2)
     assert r2.failed == 0, r2.failures
-    assert r2.flaps == 0
+    assert r2.mixed_s < MAX_MIXED_S, r2.summary()
     return v2_revision
 
 
@@ -269,8 +276,8 @@ def release_v4_failing_hold(
         f"failed={len(failures)} v4_answers={v4_answers} rollback: {back.summary()}; "
         f"failures at {[round(f.start - back_to_v2, 2) for f in failures]}s after the rollback"
     )
-    assert failures == [], failures[:5]
-    assert back.flaps == 0
+    assert failures == [], explain(failures, selectors, story_events(rel.k, rel.ns))
+    assert back.mixed_s < MAX_MIXED_S, back.summary()
     return t4
 
 

@@ -13,6 +13,12 @@ import http.client
 import threading
 import time
 
+# After a selector patch, kube-proxy rewrites its rules as the EndpointSlice
+# updates arrive, which may take more than one write: for a moment new
+# connections can reach old and new pods alike. Past this bound, traffic
+# going back to the old version would be flapping, not propagation.
+MAX_MIXED_S = 2.0
+
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
@@ -119,8 +125,15 @@ class SwitchReport:
     failed: int
     first_new_after_s: float | None  # from the switch instant to the first new answer
     last_old_after_s: float | None  # from the switch instant to the last old answer
-    flaps: int  # old answers that came after the first new one
+    flaps: int  # old answers to requests that started after the first new answer
     failures: list[Sample]
+
+    @property
+    def mixed_s(self) -> float:
+        """How long old and new answers were interleaved (kube-proxy catching up)."""
+        if self.first_new_after_s is None or self.last_old_after_s is None:
+            return 0.0
+        return max(0.0, self.last_old_after_s - self.first_new_after_s)
 
     def summary(self) -> str:
         def fmt(value: float | None) -> str:
@@ -128,7 +141,8 @@ class SwitchReport:
 
         return (
             f"sent={self.sent} failed={self.failed} first_new={fmt(self.first_new_after_s)} "
-            f"last_old={fmt(self.last_old_after_s)} flaps={self.flaps}"
+            f"last_old={fmt(self.last_old_after_s)} mixed={fmt(self.mixed_s)} "
+            f"old_after_first_new={self.flaps}"
         )
 
 
