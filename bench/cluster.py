@@ -244,6 +244,8 @@ class Sampler:
     pids: dict[str, int]
     interval: float = 0.1
     samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    cpu: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    """CPU seconds (user + system) of each process, once a second."""
     marks: list[tuple[float, str]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -262,6 +264,7 @@ class Sampler:
 
     def _run(self) -> None:
         next_at = time.monotonic()
+        tick = 0
         while not self._stop.is_set():
             row = {}
             for name, pid in self.pids.items():
@@ -269,8 +272,19 @@ class Sampler:
                 if got is not None:
                     row[name] = got[0]
             self.samples.append((time.monotonic(), row))
+            if tick % round(1 / self.interval) == 0:
+                used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+                self.cpu.append(
+                    (time.monotonic(), {k: v for k, v in used.items() if v is not None})
+                )
+            tick += 1
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def cpu_between(self, name: str, start: float, end: float) -> float | None:
+        """CPU seconds ``name`` used between two instants (one-second resolution)."""
+        inside = [row[name] for t, row in self.cpu if start - 0.5 <= t <= end + 1.0 and name in row]
+        return round(inside[-1] - inside[0], 2) if len(inside) > 1 else None
 
     def between(self, name: str, start: float, end: float) -> list[int]:
         return [row[name] for t, row in self.samples if start <= t <= end and name in row]

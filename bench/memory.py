@@ -135,6 +135,7 @@ def _result(
                 who: _stats(sampler.between(who, begin, end))
                 for who in ("operator", "kube-apiserver", "etcd")
             },
+            "cpu_s": {who: sampler.cpu_between(who, begin, end) for who in sampler.pids},
         }
     all_operator = sampler.between("operator", 0, float("inf"))
     durations = sorted(t - start for t in ready_at.values())

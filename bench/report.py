@@ -281,6 +281,19 @@ def _memory(memory: dict[str, Any], results: Path) -> list[str]:
             f"| {p['operator']['median_mib']} MiB | {p['kube-apiserver']['peak_mib']} MiB "
             f"| {p['etcd']['peak_mib']} MiB |"
         )
+    if any(p.get("cpu_s") for p in phases.values()):
+        who = ("operator", "kube-apiserver", "etcd", "kube-controller-manager", "kwok")
+        lines += [
+            "",
+            "CPU seconds each process used during the phase (from `/proc/<pid>/stat`):",
+            "",
+            "| phase | " + " | ".join(who) + " |",
+            "|---|" + "---:|" * len(who),
+        ]
+        for key, label in labels.items():
+            used = (phases.get(key) or {}).get("cpu_s") or {}
+            if used:
+                lines.append(f"| {label} | " + " | ".join(f"{used.get(w)}" for w in who) + " |")
     cpu = memory.get("operator_cpu_s") or {}
     lines += [
         "",
