@@ -82,7 +82,17 @@ load_toolchain() {
 
 kctl() { "${KUBECTL_BIN}" --kubeconfig "${ADMIN_KUBECONFIG}" "$@"; }
 
-pid_alive() { [[ -s "${PID_DIR}/$1.pid" ]] && kill -0 "$(cat "${PID_DIR}/$1.pid")" 2>/dev/null; }
+# A pid file names a live process of ours only if that pid exists, is not a
+# zombie waiting to be reaped, and still runs the program named in the file
+# (pids are reused).
+pid_alive() {
+  local name="$1" pid state
+  [[ -s "${PID_DIR}/${name}.pid" ]] || return 1
+  pid="$(cat "${PID_DIR}/${name}.pid")"
+  state="$(awk '{print $3}' "/proc/${pid}/stat" 2>/dev/null)" || return 1
+  [[ -n "${state}" && "${state}" != Z ]] || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/${pid}/cmdline" | grep -q -- "${name}"
+}
 
 # Render a ${NAME} template with the variables above (python's string.Template
 # keeps JSON and YAML braces intact, unlike a sed of every '$').

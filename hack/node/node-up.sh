@@ -276,7 +276,8 @@ main() {
   ensure_packages
   check_prereqs
   mkdir -p "${PID_DIR}" "${LOG_DIR}"
-  if pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy && node_ready; then
+  if pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy && node_ready \
+     && curl -fsS --max-time 2 "http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz" >/dev/null 2>&1; then
     log "node ${NODE_NAME} already up and Ready"
     exit 0
   fi
