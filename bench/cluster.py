@@ -226,6 +226,21 @@ def rss_kib(pid: int) -> tuple[int, int] | None:
     return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
 
 
+def open_sockets(pid: int) -> int | None:
+    """How many sockets a process holds open (its API connections, mostly)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time of a process, from /proc/<pid>/stat."""
     try:
@@ -246,6 +261,8 @@ class Sampler:
     samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     cpu: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     """CPU seconds (user + system) of each process, once a second."""
+    sockets: list[tuple[float, int]] = field(default_factory=list)
+    """Open sockets of the first process (the operator), once a second."""
     marks: list[tuple[float, str]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -273,6 +290,8 @@ class Sampler:
                     row[name] = got[0]
             self.samples.append((time.monotonic(), row))
             if tick % round(1 / self.interval) == 0:
+                first = next(iter(self.pids.values()))
+                self.sockets.append((time.monotonic(), open_sockets(first) or 0))
                 used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
                 self.cpu.append(
                     (time.monotonic(), {k: v for k, v in used.items() if v is not None})

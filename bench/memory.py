@@ -153,6 +153,8 @@ def _result(
             "release_v2": _delta(cpu, "created", "released"),
         },
         "phases": per_phase,
+        "operator_sockets_max": max((n for _, n in sampler.sockets), default=None),
+        "operator_sockets_idle": sampler.sockets[0][1] if sampler.sockets else None,
         "target_peak_mib": TARGET_PEAK_MIB,
         "rss_series": [
             {"t": round(t - sampler.samples[0][0], 2), **{k: _mib(v) for k, v in row.items()}}

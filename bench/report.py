@@ -27,6 +27,13 @@ PART_ROWS = (
 )
 
 
+HEAP_LABELS = {
+    "<frozen importlib._bootstrap_external>": "imported modules (code objects, constants)",
+    "stdlib:sslproto": "asyncio TLS (`sslproto`: a 256 KiB read buffer per connection)",
+    "stdlib:decoder": "`json` decoding of API responses",
+}
+
+
 def _load(results: Path, name: str) -> dict[str, Any] | None:
     path = results / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
@@ -295,6 +302,12 @@ def _memory(memory: dict[str, Any], results: Path) -> list[str]:
             if used:
                 lines.append(f"| {label} | " + " | ".join(f"{used.get(w)}" for w in who) + " |")
     cpu = memory.get("operator_cpu_s") or {}
+    if memory.get("operator_sockets_max") is not None:
+        lines += [
+            "",
+            f"- Operator's open sockets: {memory['operator_sockets_idle']} with no release, "
+            f"up to {memory['operator_sockets_max']} during the run.",
+        ]
     lines += [
         "",
         f"- Operator peak RSS: **{memory['operator_peak_mib']} MiB** sampled; the kernel's "
@@ -354,8 +367,9 @@ def _heap(diagnose: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|",
     ]
     for name, kib, count in peak["top"]:
+        what = HEAP_LABELS.get(name, f"`{name}`")
         lines.append(
-            f"| `{name}` | {before.get(name, 0) / 1024:.1f} MiB | {kib / 1024:.1f} MiB | {count} |"
+            f"| {what} | {before.get(name, 0) / 1024:.1f} MiB | {kib / 1024:.1f} MiB | {count} |"
         )
     lines.append("")
     return lines
