@@ -10,6 +10,7 @@ ready, every check passes) and a bounded number of reconciles must converge.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -187,6 +188,8 @@ class Run:
     attempt_clock: float = 0
     nonce: int = 0
     log: list[str] = field(default_factory=list)
+    stored: tuple[str, bool, float, datetime] = ("", False, 0.0, T0)
+    """(status.revision, tainted, attempt_clock, now) as of the last status write."""
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -203,6 +206,8 @@ class Run:
             self.world.violations.append("the reconcile loop did not settle in 40 rounds")
         self.status = result.status
         check_world(self.world, self.status)
+        if self.status.revision == self.desired:
+            self.stored = (self.desired, self.tainted, self.attempt_clock, self.now)
 
     def flagged(self, revision: str) -> bool:
         w = self.world
@@ -228,6 +233,11 @@ class Run:
             pending = (self.world.annotation or "").startswith(("abort", "rollback"))
             self.tainted = self.flagged(self.desired) or pending
             self.attempt_clock = 0
+            revision, tainted, clock, at = self.stored
+            if revision == self.desired:
+                # The operator never saw the spec leave this revision: same attempt.
+                self.tainted = self.tainted or tainted
+                self.attempt_clock = clock + (self.now - at).total_seconds()
 
     def op_ready(self, index: int, ready: int) -> None:
         """At most ``ready`` pods of a revision are ready from now on (REPLICAS: no limit)."""
@@ -373,7 +383,8 @@ def condition_status(status: ReleaseStatus, kind: str) -> str | None:
 
 
 PROFILE = settings(
-    max_examples=150,
+    # BLUEGREEN_PROPERTY_EXAMPLES=5000 for a deep run; the default keeps the unit tier fast.
+    max_examples=int(os.environ.get("BLUEGREEN_PROPERTY_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
