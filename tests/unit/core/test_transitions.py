@@ -17,7 +17,7 @@ from bluegreen.core.actions import (
     RunHttpCheck,
 )
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
-from bluegreen.core.status import Phase
+from bluegreen.core.status import Phase, ReleaseStatus
 
 from .world import (
     Release,
@@ -877,3 +877,51 @@ def test_spec_asking_again_for_a_revision_rolled_back_meanwhile_retries_it() -> 
     assert release.status.phase == Phase.COMPLETE, release.status.message
     assert selected(release) == v3
     assert is_ready(release.status)
+
+
+def test_job_hold_check_failure_rolls_back() -> None:
+    release = released(V1, hold=600, hold_checks=[job_check("soak")])
+    v1 = revision_of(release.spec)
+    release.spec = make_spec(V2, hold=600, hold_checks=[job_check("soak")])
+    v2 = revision_of(release.spec)
+    release.world.job_outcomes[("soak", v2)] = False
+    release.step()
+    assert release.status.phase == Phase.HOLDING
+    jobs = [a.manifest["metadata"]["name"] for a in release.actions_of(CreateJob)]
+    assert jobs[-1] == f"shop-{v2}-hold-soak-1"
+    env = release.actions_of(CreateJob)[-1].manifest["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "BLUEGREEN_TARGET_URL", "value": "http://10.96.0.10:80/"} in env["env"]
+    release.advance(1)
+    assert selected(release) == v1
+    assert release.status.phase == Phase.ROLLED_BACK
+    assert "HoldCheckFailed" in release.reasons()
+
+
+def test_serving_turns_false_when_active_pods_are_gone() -> None:
+    release = released(V1)
+    v1 = revision_of(release.spec)
+    release.world.auto_ready = False
+    release.world.set_ready(v1, 0)
+    release.step()
+    serving = release.status.condition(ConditionType.SERVING)
+    assert serving is not None and serving.status == FALSE
+    assert serving.reason == "NoHealthyEndpoints"
+    # Nothing to do about it but wait: traffic stays where it is.
+    assert selected(release) == v1
+
+
+def test_deadlines_are_requeued() -> None:
+    release = released(V1, readiness_timeout=120)
+    release.world.auto_ready = False
+    release.spec = make_spec(V2, readiness_timeout=120)
+    result = release.step()
+    assert result.last.requeue_after == pytest.approx(120)
+    result = release.advance(20)
+    assert result.last.requeue_after == pytest.approx(100)
+
+
+def test_status_round_trips_through_storage() -> None:
+    release = holding()
+    stored = release.status
+    assert ReleaseStatus.from_dict(stored.to_dict()) == stored
+    assert stored.previous is not None and stored.active is not None
