@@ -21,16 +21,19 @@ from bench.cluster import api_client, cluster_env, machine
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", choices=("latency", "memory", "report"), action="append")
-    parser.add_argument("--changes", type=int, default=40, help="sequential template changes")
+    parser.add_argument(
+        "--changes", type=int, default=100, help="sequential template changes (0: skip)"
+    )
     parser.add_argument("--releases", type=int, default=5, help="releases the changes rotate over")
     parser.add_argument("--replicas", type=int, default=2, help="replicas per latency release")
-    parser.add_argument("--traced-changes", type=int, default=20, help="0: no breakdown pass")
+    parser.add_argument("--traced-changes", type=int, default=40, help="0: no breakdown pass")
     parser.add_argument("--memory-releases", type=int, default=100)
     parser.add_argument("--memory-replicas", type=int, default=1)
     parser.add_argument(
         "--memory-diagnose",
-        action="store_true",
-        help="also a memory pass with tracemalloc: where the heap goes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a second memory pass under tracemalloc: where the heap goes",
     )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
