@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bluegreen.core.actions import PatchSelector
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
 from bluegreen.core.decision import Decision
 from bluegreen.core.status import Phase, ReleaseStatus
@@ -88,6 +89,7 @@ def check_decision(
         or status.revision != desired
     ):
         world.violations.append(f"Ready while phase {status.phase}, active {status.active}")
+    check_switches(world, raw_spec, before, decision, desired)
     for old in before.conditions:
         new = status.condition(old.type)
         if new is not None and new.status == old.status:
@@ -95,6 +97,21 @@ def check_decision(
                 world.violations.append(f"{old.type} lastTransitionTime moved without a flip")
         elif new is not None and new.last_transition_time != _stamp(now):
             world.violations.append(f"{old.type} flipped without a fresh lastTransitionTime")
+
+
+def check_switches(
+    world: World, raw_spec: Any, before: ReleaseStatus, decision: Decision, desired: str | None
+) -> None:
+    """A forward switch goes to the desired revision only, and past the gate only approved."""
+    gated = not raw_spec.get("promotion", {}).get("auto", True)
+    held = {r.revision for r in (before.active, before.previous) if r}
+    for action in decision.actions:
+        if not isinstance(action, PatchSelector) or not action.stable or action.revision in held:
+            continue
+        if gated and decision.status.approved_revision != action.revision:
+            world.violations.append(f"switched to {action.revision} without approval")
+        if action.revision != desired:
+            world.violations.append(f"switched to {action.revision}, not the desired {desired}")
 
 
 def _stamp(now: datetime) -> str:
