@@ -30,6 +30,9 @@ NODE_START_TIMEOUT_S = 600  # the first start builds the app image (debootstrap)
 PLACEMENT: dict[str, Any] = {
     "nodeSelector": {NODE_LABEL: "true"},
     "tolerations": [{"key": NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+    # The local cluster runs no DNS; the app needs none, and ClusterFirst would
+    # only add a MissingClusterDNS warning event per pod.
+    "dnsPolicy": "Default",
 }
 
 
