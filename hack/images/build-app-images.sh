@@ -112,6 +112,8 @@ build_archive() {
       --base "$base" --app "$work/app.tar" --pause "$work/pause.tar" \
       --name "$IMAGE_NAME" --pause-tag "$PAUSE_IMAGE" "${VERSIONS[@]}"
     mv "$out.tmp" "$out"
+    # One archive per app.py is plenty: drop the ones older inputs made.
+    find "$IMAGES_DIR" -maxdepth 1 -name "${IMAGE_NAME}-*.tar" ! -path "$out" -delete
   fi
   rm -rf "$work"
   trap - EXIT
