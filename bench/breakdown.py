@@ -176,8 +176,12 @@ def breakdown(rows: list[dict[str, Any]], trace_path: Path) -> dict[str, Any]:
 
 def _overlap(trace: Trace, kind: str, start: float, end: float) -> float:
     """Seconds of ``kind`` intervals (loop lag, collections) inside [start, end]."""
-    return sum(
-        max(0.0, min(e["end"], end) - max(e["start"], start)) for e in trace if e["kind"] == kind
+    return float(
+        sum(
+            max(0.0, min(e["end"], end) - max(e["start"], start))
+            for e in trace
+            if e["kind"] == kind
+        )
     )
 
 
@@ -186,7 +190,7 @@ def _stalls(trace: Trace) -> dict[str, Any]:
     gcs = [e for e in trace if e["kind"] == "gc"]
     lags = [e for e in trace if e["kind"] == "lag"]
     lag_total = sum(e["end"] - e["start"] for e in lags)
-    span = [e.get("start", e.get("t", 0.0)) for e in trace if e["kind"] == "request"]
+    span = [float(e["start"]) for e in trace if e["kind"] == "request"]
     return {
         "seconds_traced": round(max(span) - min(span), 1) if span else 0,
         "gc_gen2_ms": summary([e["end"] - e["start"] for e in gcs if e["generation"] == 2]),
