@@ -391,8 +391,13 @@ class _Release:
             candidate = self._start_candidate()
         deployment = self.obs.deployments.get(candidate.revision)
         if deployment is None and not started:
-            # Created but not yet seen (or deleted by hand): creating is idempotent.
+            # Created but not yet seen (or deleted by hand): creating is idempotent. Pods
+            # that may be new must pass the checks again; results of the old ones are stale.
             self.draft.act(CreateDeployment(self._candidate_manifest(candidate.replicas)))
+            self.draft.set(
+                checks=self._fresh_checks(), preview=_replace_candidate(candidate, ready_at="")
+            )
+            candidate = self.status.preview or candidate
         self._point_preview()
         if deployment is None or not deployment.available:
             self._await_readiness(candidate, deployment is not None)
@@ -449,17 +454,8 @@ class _Release:
         self._set(ConditionType.CHECKS_PASSED, FALSE, "Pending", "smoke checks not run yet")
         if self.status.active:
             self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, "Pending", "candidate in flight")
-        # Results of an earlier attempt at this revision (failed, or superseded) are stale:
-        # this Deployment must pass every check afresh. Runs keep counting, so new Jobs
-        # never share a name with old ones.
-        fresh = tuple(
-            replace(c, phase=chk.PENDING, message="new attempt")
-            if c.revision == self.desired
-            else c
-            for c in self.status.checks
-        )
         self.draft.set(
-            checks=fresh,
+            checks=self._fresh_checks(),
             preview=candidate,
             phase=Phase.DEPLOYING,
             message=f"deploying {candidate.deployment}",
@@ -469,6 +465,20 @@ class _Release:
         )
         self.draft.continue_now = True
         return candidate
+
+    def _fresh_checks(self) -> tuple[CheckStatus, ...]:
+        """Check results with the desired revision's marked pending, to be run afresh.
+
+        Results of an earlier attempt at this revision (failed, superseded, or its
+        Deployment deleted) belong to other pods. Runs keep counting, so new Jobs never
+        share a name with old ones.
+        """
+        return tuple(
+            replace(c, phase=chk.PENDING, message="new attempt")
+            if c.revision == self.desired
+            else c
+            for c in self.status.checks
+        )
 
     def _candidate_manifest(self, replicas: int) -> dict[str, Any]:
         return build_deployment(self.ctx, self.spec.template, self.desired, replicas)

@@ -924,3 +924,19 @@ def test_status_round_trips_through_storage() -> None:
     stored = release.status
     assert ReleaseStatus.from_dict(stored.to_dict()) == stored
     assert stored.previous is not None and stored.active is not None
+
+
+def test_candidate_deployment_recreated_runs_its_checks_again() -> None:
+    release = released(V1, auto=False, smoke=[http_check("home")])
+    release.spec = make_spec(V2, auto=False, smoke=[http_check("home")])
+    v2 = revision_of(release.spec)
+    release.step()
+    assert release.status.phase == Phase.AWAITING_PROMOTION
+    runs = len(release.actions_of(RunHttpCheck))
+    del release.world.deployments[v2]  # deleted by hand (or by a step whose status was lost)
+    release.world.annotation = "promote"
+    release.step()
+    assert selected(release) != v2
+    release.step()  # the new Deployment's pods are ready
+    assert len(release.actions_of(RunHttpCheck)) == runs + 1
+    assert selected(release) == v2
