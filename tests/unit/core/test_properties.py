@@ -391,7 +391,8 @@ def assert_converged(run: Run) -> None:
         assert condition_status(status, ConditionType.RECONCILING) == FALSE
         if status.active is not None:
             assert w.stable_revision() == status.active.revision
-            assert run.desired not in w.deployments or status.active.revision == run.desired
+            live = {r for r, d in w.deployments.items() if not d.deleting}
+            assert run.desired not in live or status.active.revision == run.desired, history
 
 
 def condition_status(status: ReleaseStatus, kind: str) -> str | None:
