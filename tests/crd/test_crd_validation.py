@@ -126,7 +126,7 @@ def test_a_minimal_release_is_accepted_and_defaulted(
         "port": 80,
         "targetPort": 5000,
     }
-    assert stored["infrastructure"] == {"deletionPolicy": "Delete", "createNamespace": False}
+    assert stored["infrastructure"] == {"deletionPolicy": "Delete"}
     assert stored["checks"]["readiness"] == {"timeoutSeconds": DEFAULT_READINESS_TIMEOUT}
     assert stored["promotion"] == {"auto": True}
     assert stored["hold"]["seconds"] == DEFAULT_HOLD_SECONDS
@@ -164,7 +164,6 @@ def test_a_release_that_sets_everything_is_stored_as_sent(
         "infrastructure": {
             "terraform": {"variables": {"labels": {"team": "web"}, "replicas_hint": 3}},
             "deletionPolicy": "Retain",
-            "createNamespace": True,
         },
         "checks": {
             "readiness": {"timeoutSeconds": 120},

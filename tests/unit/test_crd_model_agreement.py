@@ -188,7 +188,6 @@ def full_spec() -> dict[str, Any]:
         "infrastructure": {
             "terraform": {"variables": {"extra_labels": {"team": "web"}}},
             "deletionPolicy": "Retain",
-            "createNamespace": True,
         },
         "checks": {
             "readiness": {"timeoutSeconds": 120},
@@ -287,7 +286,6 @@ def test_schema_defaults_equal_the_model_constants(spec_schema: dict[str, Any]) 
         "service.targetPort": 5000,
         "infrastructure": {},
         "infrastructure.deletionPolicy": "Delete",
-        "infrastructure.createNamespace": False,
         "checks": {},
         "checks.readiness": {},
         "checks.readiness.timeoutSeconds": DEFAULT_READINESS_TIMEOUT,

@@ -802,7 +802,9 @@ def build_infrastructure_inputs(ctx: ReleaseContext, spec: ReleaseSpec) -> Infra
         release=ctx.name,
         release_namespace=ctx.namespace,
         namespace=ctx.namespace,
-        create_namespace=spec.infrastructure.create_namespace,
+        # The release lives in its namespace, so it exists already: never create or
+        # destroy it from here.
+        create_namespace=False,
         service_name=spec.service.name,
         service_type=spec.service.type,
         service_port=spec.service.port,

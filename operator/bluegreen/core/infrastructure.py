@@ -37,7 +37,18 @@ class InfrastructureInputs:
     """``spec.infrastructure.terraform.variables``: they override derived ones."""
 
     def terraform_variables(self) -> dict[str, Any]:
-        """The module's variables: derived from the spec, then the user's overrides."""
+        """The module's variables: the user's, then those the operator derives.
+
+        Derived identity variables always win: a release must never be able to
+        place Services in another namespace or under another release's name.
+        """
+        identity = {
+            "release_name": self.release,
+            "namespace": self.namespace,
+            "create_namespace": self.create_namespace,
+            "service_name": self.service_name,
+            "preview_service_name": self.preview_service_name,
+        }
         derived: dict[str, Any] = {
             "release_name": self.release,
             "namespace": self.namespace,
@@ -50,6 +61,7 @@ class InfrastructureInputs:
             "labels": dict(self.labels),
         }
         derived.update(self.extra_variables)
+        derived.update(identity)
         return derived
 
     def state_key(self) -> str:

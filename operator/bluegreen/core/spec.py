@@ -72,7 +72,6 @@ class ServiceSpec:
 class InfrastructureSpec:
     variables: Mapping[str, Any] = field(default_factory=dict)
     deletion_policy: str = "Delete"
-    create_namespace: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,9 +180,29 @@ def _service(raw: Mapping[str, Any]) -> ServiceSpec:
     )
 
 
+RESERVED_VARIABLES = frozenset(
+    {
+        "release_name",
+        "namespace",
+        "create_namespace",
+        "service_name",
+        "preview_service_name",
+        "kubeconfig_path",
+    }
+)
+"""Module variables the operator derives: where things live is not the spec's to say."""
+
+
 def _infrastructure(raw: Any) -> InfrastructureSpec:
     infra = _mapping(raw, "spec.infrastructure")
     terraform = _mapping(infra.get("terraform") or {}, "spec.infrastructure.terraform")
+    reserved = sorted(RESERVED_VARIABLES & set(terraform.get("variables") or {}))
+    if reserved:
+        raise SpecError(
+            "InvalidInfrastructure",
+            f"spec.infrastructure.terraform.variables may not set {reserved}: "
+            "the operator derives them from the release",
+        )
     policy = str(infra.get("deletionPolicy", "Delete"))
     if policy not in ("Delete", "Retain"):
         raise SpecError(
@@ -192,7 +211,6 @@ def _infrastructure(raw: Any) -> InfrastructureSpec:
     return InfrastructureSpec(
         variables=dict(_mapping(terraform.get("variables") or {}, "terraform.variables")),
         deletion_policy=policy,
-        create_namespace=bool(infra.get("createNamespace", False)),
     )
 
 
