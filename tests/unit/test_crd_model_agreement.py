@@ -445,7 +445,7 @@ def full_status() -> ReleaseStatus:
         message="holding",
         active=ActiveRevision("5d8f9c2a1b", "shop-5d8f9c2a1b", "shop:v2", 3, 3, stamp),
         preview=Candidate("0123456789", "shop-0123456789", "shop:v3", 3, stamp, stamp, 1, stamp),
-        previous=Previous("91ab23cd45", "shop-91ab23cd45", "shop:v1", stamp),
+        previous=Previous("91ab23cd45", "shop-91ab23cd45", "shop:v1", stamp, draining=True),
         checks=(CheckStatus("home", "smoke", "http", "5d8f9c2a1b", "Passed", 1, "200", stamp, 2),),
         infrastructure=InfrastructureStatus(
             applied=True,

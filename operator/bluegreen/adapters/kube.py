@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 from bluegreen.adapters.kube_rest import JSON, KubeError, KubeRest
 from bluegreen.core import names
 
+log = logging.getLogger(__name__)
 GROUP_VERSION = "bluegreen.dev/v1alpha1"
 PLURAL = "bluegreenreleases"
 
@@ -34,8 +36,12 @@ class Releases:
     async def get(self, namespace: str, name: str) -> JSON | None:
         return await self.rest.get(self._path(namespace, name))
 
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        await self.rest.merge_patch(f"{self._path(namespace, name)}/status", {"status": status})
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
+        """Merge-patch status; returns the resourceVersion the write produced."""
+        written = await self.rest.merge_patch(
+            f"{self._path(namespace, name)}/status", {"status": status}
+        )
+        return str(written.get("metadata", {}).get("resourceVersion", ""))
 
     async def clear_action(self, namespace: str, name: str, raw: str) -> None:
         """Remove the action annotation, but only if it still holds the value we consumed."""
@@ -179,7 +185,13 @@ class Events:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self.rest.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
+        try:
+            await self.rest.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
+        except KubeError as err:
+            # Events inform humans; a release must never stall because one was refused.
+            log.warning(
+                "event %s on %s/%s not posted: %s", reason, meta["namespace"], meta["name"], err
+            )
 
 
 class Kube:

@@ -44,7 +44,11 @@ async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
         k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]  # untyped upstream
     except k8s_config.ConfigException:
         await k8s_config.load_kube_config(config_file=kubeconfig)
-    return k8s_client.ApiClient()
+    configuration = k8s_client.Configuration.get_default_copy()
+    # Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
+    # operator process, and the default pool of 100 costs tens of MiB under load.
+    configuration.connection_pool_maxsize = 8
+    return k8s_client.ApiClient(configuration)
 
 
 class KubeRest:

@@ -197,7 +197,7 @@ class _Release:
             self.draft.set(approved_revision=self.desired)
             return f"Approved revision {self.desired}"
         if verb == "extend-hold":
-            if not status.previous:
+            if not status.previous or status.previous.draining:
                 return "Rejected: no hold in progress"
             deadline = parse_time(status.previous.delete_after) or self.now
             extended = format_time(deadline + timedelta(seconds=int(argument)))
@@ -275,7 +275,7 @@ class _Release:
         )
         if rolled_back:
             self.draft.set(phase=Phase.ROLLED_BACK)
-        elif self.status.previous:
+        elif self.status.previous and not self.status.previous.draining:
             self.draft.set(phase=Phase.HOLDING)
         else:
             self.draft.set(phase=Phase.COMPLETE)
@@ -287,14 +287,14 @@ class _Release:
         previous, active = self.status.previous, self.status.active
         if not previous or not active or previous.revision != self.desired:
             return False
-        if previous.revision == self.status.failed_revision:
+        if previous.draining or previous.revision == self.status.failed_revision:
             return False  # a rolled-back revision waiting for collection, not a revert
         if active.revision == self.desired:
             return False
         result = self._rollback("SpecReverted", "the spec returned to the previous revision")
-        # A revert is what the spec asks for, not a failure: nothing is held any more, and
-        # the abandoned revision becomes a stray, deleted once nothing routes to it.
-        self.draft.set(failed_revision="", previous=None)
+        # A revert is what the spec asks for, not a failure: nothing is retried, and the
+        # abandoned revision only drains before it is deleted.
+        self.draft.set(failed_revision="")
         self.draft.continue_now = True
         if result.startswith("Rejected"):
             self.draft.stalled = ("RollbackBlocked", result)
@@ -529,7 +529,8 @@ class _Release:
         self.draft.act(PatchSelector(self.spec.service.name, selector, self.desired, stable=True))
         previous = None
         if old_active is not None:
-            delete_after = format_time(self.now + timedelta(seconds=self.spec.hold.seconds))
+            hold = max(float(self.spec.hold.seconds), self.ctx.drain_seconds)
+            delete_after = format_time(self.now + timedelta(seconds=hold))
             previous = Previous(
                 revision=old_active.revision,
                 deployment=old_active.deployment,
@@ -577,7 +578,7 @@ class _Release:
     def _rollback(self, reason: str, why: str) -> str:
         """Switch the stable Service back to the held previous revision."""
         previous, active = self.status.previous, self.status.active
-        if previous is None or active is None:
+        if previous is None or active is None or previous.draining:
             return "Rejected: no previous revision is held"
         kept = self.obs.deployments.get(previous.revision)
         if kept is None or not kept.fully_ready:
@@ -610,8 +611,14 @@ class _Release:
                 ready_replicas=kept.ready_replicas,
                 switched_at=self.stamp,
             ),
-            # The bad revision is kept as "previous" only until nothing routes to it.
-            previous=Previous(active.revision, active.deployment, active.image, self.stamp),
+            # The bad revision stays only until connections through it have drained.
+            previous=Previous(
+                active.revision,
+                active.deployment,
+                active.image,
+                format_time(self.now + timedelta(seconds=self.ctx.drain_seconds)),
+                draining=True,
+            ),
             failed_revision=active.revision,
             phase=Phase.SWITCHING,
             message=message,
@@ -903,7 +910,9 @@ def _append_history(
 
 
 def _replace_previous(previous: Previous, delete_after: str) -> Previous:
-    return Previous(previous.revision, previous.deployment, previous.image, delete_after)
+    return Previous(
+        previous.revision, previous.deployment, previous.image, delete_after, previous.draining
+    )
 
 
 def _replace_active(active: ActiveRevision, replicas: int) -> ActiveRevision:

@@ -157,14 +157,19 @@ class Previous:
     deployment: str
     image: str
     delete_after: str
+    draining: bool = False
+    """Kept only so in-flight connections drain after a rollback; never switched back to."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "revision": self.revision,
             "deployment": self.deployment,
             "image": self.image,
             "deleteAfter": self.delete_after,
         }
+        if self.draining:
+            out["draining"] = True
+        return out
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> Previous:
@@ -173,6 +178,7 @@ class Previous:
             deployment=str(raw.get("deployment", "")),
             image=str(raw.get("image", "")),
             delete_after=str(raw.get("deleteAfter", "")),
+            draining=bool(raw.get("draining", False)),
         )
 
 

@@ -59,10 +59,15 @@ async def run_release(
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def release_changed(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def release_changed(
+    name: str, namespace: str | None, meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
     deps: Dependencies | None = memo.get("deps")
-    if deps is not None and namespace:
-        deps.wakeups.wake(namespace, name)
+    if deps is None or not namespace:
+        return
+    if deps.reconciler.is_own_write(namespace, name, str(meta.get("resourceVersion", ""))):
+        return  # the echo of our own status write: nothing new to look at
+    deps.wakeups.wake(namespace, name)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ async def configure(
         ReconcilerSettings(drift_interval_seconds=config.drift_interval_seconds),
     )
     memo["deps"] = Dependencies(kube, reconciler, Wakeups(), session)
+    # Everything imported so far lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise stall the event loop for 100+ ms.
+    gc.freeze()
     logger.info("bluegreen-operator started (infrastructure: %s)", config.infrastructure)
 
 

@@ -13,8 +13,6 @@ class Wakeups:
     signals: dict[Key, asyncio.Event] = field(default_factory=dict)
     services: dict[Key, str] = field(default_factory=dict)
     """(namespace, Service name) -> release, so EndpointSlice events find their release."""
-    own_versions: dict[Key, str] = field(default_factory=dict)
-    """resourceVersions our own status writes produced: their watch events are no news."""
 
     def signal(self, namespace: str, name: str) -> asyncio.Event:
         return self.signals.setdefault((namespace, name), asyncio.Event())
@@ -31,6 +29,5 @@ class Wakeups:
 
     def forget(self, namespace: str, name: str) -> None:
         self.signals.pop((namespace, name), None)
-        self.own_versions.pop((namespace, name), None)
         for key in [k for k, v in self.services.items() if k[0] == namespace and v == name]:
             del self.services[key]

@@ -32,6 +32,8 @@ MAX_STEPS = 25
 class ReconcilerSettings:
     drift_interval_seconds: float = 300
     infrastructure_retry_seconds: float = 60
+    drain_seconds: float = 5
+    """Pods of a revision the Service left live on this long: kube-proxy needs the time."""
 
 
 def utc_now() -> datetime:
@@ -49,6 +51,11 @@ class Reconciler:
     ) -> None:
         self.kube, self.executor, self.metrics = kube, executor, metrics
         self.settings, self.clock = settings, clock
+        self.own_writes: dict[tuple[str, str], str] = {}
+        """resourceVersion of our last status write per release: its watch event is no news."""
+
+    def is_own_write(self, namespace: str, name: str, resource_version: str) -> bool:
+        return self.own_writes.get((namespace, name)) == resource_version
 
     def context(self, body: Mapping[str, Any]) -> ReleaseContext:
         meta = body["metadata"]
@@ -60,6 +67,7 @@ class Reconciler:
             module_checksum=self.executor.infrastructure.module_checksum,
             drift_interval_seconds=self.settings.drift_interval_seconds,
             infrastructure_retry_seconds=self.settings.infrastructure_retry_seconds,
+            drain_seconds=self.settings.drain_seconds,
         )
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
@@ -94,7 +102,8 @@ class Reconciler:
         if not patch:
             return
         meta = body["metadata"]
-        await self.kube.releases.patch_status(meta["namespace"], meta["name"], patch)
+        version = await self.kube.releases.patch_status(meta["namespace"], meta["name"], patch)
+        self.own_writes[(meta["namespace"], meta["name"])] = version
 
     def _record(
         self,
