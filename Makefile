@@ -32,6 +32,16 @@ cluster: toolchain ## Start the local control plane with KWOK nodes; kubeconfig 
 cluster-down: ## Stop exactly the processes `make cluster` started and remove its state
 	hack/cluster-down.sh
 
+node: cluster ## Add the real node (kubelet, containerd, kube-proxy) and the app images
+	hack/images/build-app-images.sh
+	hack/node/node-up.sh
+
+node-down: ## Stop the real node only
+	hack/node/node-down.sh
+
+e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
+	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
+
 ##@ Quality
 lint: venv ## ruff, mypy --strict, import layers, Terraform fmt/validate, hadolint
 	$(VENV)/bin/ruff check operator tests bench app
@@ -57,4 +67,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e lint unit test bench demo run

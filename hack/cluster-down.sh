@@ -20,6 +20,11 @@ if [[ ! -d "${state}" ]]; then
 fi
 pids="${state}/pids"
 
+# A real node first: its kubelet and containerd hold mounts inside the state folder.
+if [[ -d "${state}/node" ]]; then
+  "${repo}/hack/node/node-down.sh" || log "node-down reported a problem; carrying on"
+fi
+
 # ours NAME: prints the pid from NAME's pid file if that pid still runs the
 # binary cluster-up started (pids are reused; never signal a stranger).
 ours() {

@@ -90,6 +90,9 @@ all_running() {
 
 if all_running; then
   log "already running: KUBECONFIG=${kubeconfig}"
+  if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
+    "${repo}/hack/node/node-up.sh"
+  fi
   exit 0
 fi
 if compgen -G "${pids}/*.pid" >/dev/null; then
@@ -236,7 +239,9 @@ log "etcd up on 127.0.0.1:${etcd_port}"
 
 # kube-apiserver. --endpoint-reconciler-type=none: with a loopback advertise
 # address the default reconciler would publish 127.0.0.1 as the `kubernetes`
-# Service endpoint, which is invalid. Admission plugins are the defaults.
+# Service endpoint, which is invalid. Node authorizer and NodeRestriction as in
+# real clusters, for kubelets joining with system:node credentials; KWOK is in
+# system:masters and unaffected. Other admission plugins are the defaults.
 start kube-apiserver \
   --bind-address=127.0.0.1 \
   --advertise-address=127.0.0.1 \
@@ -245,7 +250,8 @@ start kube-apiserver \
   --tls-cert-file="${pki}/apiserver.crt" \
   --tls-private-key-file="${pki}/apiserver.key" \
   --client-ca-file="${pki}/ca.crt" \
-  --authorization-mode=RBAC \
+  --authorization-mode=Node,RBAC \
+  --enable-admission-plugins=NodeRestriction \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="${pki}/sa.pub" \
   --service-account-signing-key-file="${pki}/sa.key" \
@@ -259,6 +265,9 @@ start kube-apiserver \
   --proxy-client-cert-file="${pki}/front-proxy-client.crt" \
   --proxy-client-key-file="${pki}/front-proxy-client.key" \
   --allow-privileged=true \
+  --kubelet-preferred-address-types=InternalIP \
+  --kubelet-client-certificate="${pki}/admin.crt" \
+  --kubelet-client-key="${pki}/admin.key" \
   --profiling=false \
   --v=1
 wait_for kube-apiserver 60 api_ready
@@ -370,3 +379,9 @@ KUBECONFIG=${kubeconfig}
 ENV
 trap - EXIT
 log "cluster ready in $((SECONDS - t_start))s: export KUBECONFIG=${kubeconfig}"
+
+# The real node (kubelet, containerd, kube-proxy) is opt-in: it needs root and
+# changes the machine's network and sysctls. See docs/real-node.md.
+if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
+  "${repo}/hack/node/node-up.sh"
+fi
