@@ -295,9 +295,11 @@ class _Release:
         # A revert is what the spec asks for, not a failure: nothing is retried, and the
         # abandoned revision only drains before it is deleted.
         self.draft.set(failed_revision="")
-        self.draft.continue_now = True
         if result.startswith("Rejected"):
+            # _rollback did not move traffic: wait for the previous revision's pods (their
+            # Deployment's watch wakes us) instead of looping on the same refusal.
             self.draft.stalled = ("RollbackBlocked", result)
+            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds * 5)
         return True
 
     # -- the desired revision is already serving --

@@ -940,3 +940,20 @@ def test_candidate_deployment_recreated_runs_its_checks_again() -> None:
     release.step()  # the new Deployment's pods are ready
     assert len(release.actions_of(RunHttpCheck)) == runs + 1
     assert selected(release) == v2
+
+
+def test_spec_revert_to_an_unready_previous_waits_without_looping() -> None:
+    release = holding()
+    v1 = revision_of(make_spec(V1))
+    release.world.auto_ready = False
+    release.world.set_ready(v1, 1)
+    release.spec = make_spec(V1, hold=600, hold_checks=[http_check("live")])
+    result = release.step()
+    assert result.iterations < 5
+    assert not result.last.continue_now and result.last.requeue_after is not None
+    assert is_stalled(release.status)
+    assert selected(release) == revision_of(make_spec(V2))
+    release.world.set_ready(v1)
+    release.advance(10)
+    assert selected(release) == v1
+    assert is_ready(release.status)
