@@ -466,11 +466,13 @@ def test_crashes_alone_never_change_the_outcome(history: list[tuple[Any, ...]]) 
     history=st.lists(st.tuples(rollout_ops, st.booleans()), min_size=10, max_size=40),
     auto=st.booleans(),
     jobs=st.booleans(),
+    drain=st.sampled_from([0, 10]),
 )
 def test_rollouts_of_a_live_service_keep_invariants_and_converge(
-    history: list[tuple[tuple[Any, ...], bool]], auto: bool, jobs: bool
+    history: list[tuple[tuple[Any, ...], bool]], auto: bool, jobs: bool, drain: int
 ) -> None:
     run = Run(auto=auto, jobs=jobs)
+    run.world.drain_seconds = drain
     run.settle()
     assert run.status.phase == Phase.COMPLETE
     for op, wake in history:

@@ -193,6 +193,7 @@ class World:
     generation: int = 1
     module_checksum: str = "module-v1"
     infrastructure_retry_seconds: float = 60
+    drain_seconds: float = 0
 
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     services: dict[str, FakeService] = field(default_factory=dict)
@@ -236,6 +237,7 @@ class World:
             generation=self.generation,
             module_checksum=self.module_checksum,
             infrastructure_retry_seconds=self.infrastructure_retry_seconds,
+            drain_seconds=self.drain_seconds,
         )
 
     def see_spec(self, raw_spec: Mapping[str, Any]) -> None:
