@@ -27,6 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The real node is the default where it can run (root on Linux): it makes pods
+# really serve, so the v1 and v2 messages come back from the Service itself.
+if [[ -z "${BLUEGREEN_REAL_NODE:-}" && "${USE_CURRENT_CONTEXT:-0}" != "1" && "$(id -u)" == "0" ]]; then
+  export BLUEGREEN_REAL_NODE=1
+fi
 if [[ "${USE_CURRENT_CONTEXT:-0}" == "1" ]]; then
   say "using the current kube context: $(kubectl config current-context)"
 else
@@ -71,6 +76,12 @@ manifest() { # version expected-body
   else
     check="{name: home, http: {url: \"${app_url[${version}]}\", path: /, expectBody: \"${body}\"}}"
   fi
+  local placement=""
+  if ((real_node)); then
+    placement="
+      nodeSelector: {bluegreen.dev/real-node: \"true\"}
+      tolerations: [{key: bluegreen.dev/real-node, operator: Exists, effect: NoSchedule}]"
+  fi
   cat <<YAML
 apiVersion: bluegreen.dev/v1alpha1
 kind: BlueGreenRelease
@@ -78,7 +89,7 @@ metadata: {name: ${name}, namespace: ${ns}}
 spec:
   replicas: 3
   template:
-    spec:
+    spec:${placement}
       containers:
       - name: app
         image: spacelift-app:${version}

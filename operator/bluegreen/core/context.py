@@ -18,7 +18,7 @@ class ReleaseContext:
     infrastructure_retry_seconds: float = 60
     """Back-off before re-applying inputs that failed."""
     switch_confirm_requeue_seconds: float = 2
+    """Safety net while waiting for EndpointSlices; their watch usually wakes us first."""
     drain_seconds: float = 0
     """A revision the Service moved away from keeps its pods at least this long, so
     kube-proxy on every node has updated its rules before the pods go away."""
-    """Safety net while waiting for EndpointSlices; their watch usually wakes us first."""
