@@ -91,7 +91,7 @@ all_running() {
 if all_running; then
   log "already running: KUBECONFIG=${kubeconfig}"
   if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
-    "${repo}/hack/node/node-up.sh"
+    "${repo}/hack/node/node-up.sh" 8>&-  # its daemons must not inherit our lock
   fi
   exit 0
 fi
@@ -383,5 +383,5 @@ log "cluster ready in $((SECONDS - t_start))s: export KUBECONFIG=${kubeconfig}"
 # The real node (kubelet, containerd, kube-proxy) is opt-in: it needs root and
 # changes the machine's network and sysctls. See docs/real-node.md.
 if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
-  "${repo}/hack/node/node-up.sh"
+  "${repo}/hack/node/node-up.sh" 8>&-  # its daemons must not inherit our lock
 fi
