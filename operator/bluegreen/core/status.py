@@ -8,10 +8,11 @@ from what the API server stored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, TypeVar
 
 HISTORY_LIMIT = 10
+_Plain = TypeVar("_Plain")
 
 
 class Phase:
@@ -52,25 +53,11 @@ class Condition:
     observed_generation: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "status": self.status,
-            "reason": self.reason,
-            "message": self.message,
-            "lastTransitionTime": self.last_transition_time,
-            "observedGeneration": self.observed_generation,
-        }
+        return plain_to_dict(self)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> Condition:
-        return Condition(
-            type=str(raw.get("type", "")),
-            status=str(raw.get("status", "Unknown")),
-            reason=str(raw.get("reason", "")),
-            message=str(raw.get("message", "")),
-            last_transition_time=str(raw.get("lastTransitionTime", "")),
-            observed_generation=int(raw.get("observedGeneration", 0)),
-        )
+        return plain_from_dict(Condition, raw)
 
 
 @dataclass(frozen=True)
@@ -198,31 +185,11 @@ class CheckStatus:
     """Hold checks rerun; each run is numbered so its Job gets a fresh name."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "stage": self.stage,
-            "kind": self.kind,
-            "revision": self.revision,
-            "phase": self.phase,
-            "attempts": self.attempts,
-            "message": self.message,
-            "time": self.time,
-            "run": self.run,
-        }
+        return plain_to_dict(self)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> CheckStatus:
-        return CheckStatus(
-            name=str(raw.get("name", "")),
-            stage=str(raw.get("stage", "")),
-            kind=str(raw.get("kind", "")),
-            revision=str(raw.get("revision", "")),
-            phase=str(raw.get("phase", "")),
-            attempts=int(raw.get("attempts", 0)),
-            message=str(raw.get("message", "")),
-            time=str(raw.get("time", "")),
-            run=int(raw.get("run", 0)),
-        )
+        return plain_from_dict(CheckStatus, raw)
 
 
 @dataclass(frozen=True)
@@ -278,23 +245,11 @@ class HistoryEntry:
     """Promoted, Failed, Superseded, Aborted, RolledBack."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "image": self.image,
-            "startedAt": self.started_at,
-            "finishedAt": self.finished_at,
-            "outcome": self.outcome,
-        }
+        return plain_to_dict(self)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> HistoryEntry:
-        return HistoryEntry(
-            revision=str(raw.get("revision", "")),
-            image=str(raw.get("image", "")),
-            started_at=str(raw.get("startedAt", "")),
-            finished_at=str(raw.get("finishedAt", "")),
-            outcome=str(raw.get("outcome", "")),
-        )
+        return plain_from_dict(HistoryEntry, raw)
 
 
 @dataclass(frozen=True)
@@ -308,23 +263,11 @@ class LastAction:
     revision: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "raw": self.raw,
-            "time": self.time,
-            "result": self.result,
-            "revision": self.revision,
-        }
+        return plain_to_dict(self)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> LastAction:
-        return LastAction(
-            action=str(raw.get("action", "")),
-            raw=str(raw.get("raw", "")),
-            time=str(raw.get("time", "")),
-            result=str(raw.get("result", "")),
-            revision=str(raw.get("revision", "")),
-        )
+        return plain_from_dict(LastAction, raw)
 
 
 @dataclass(frozen=True)
@@ -402,3 +345,23 @@ class ReleaseStatus:
 def _drop_empty(values: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:
     """Leave out empty optional fields so status stays readable in ``kubectl get -o yaml``."""
     return {k: v for k, v in values.items() if k in keep or v not in ("", None, {}, [])}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def plain_to_dict(value: Any) -> dict[str, Any]:
+    """A flat dataclass of strings, ints and bools as the camelCase dict the CRD declares."""
+    return {_camel(f.name): getattr(value, f.name) for f in fields(value)}
+
+
+def plain_from_dict(cls: type[_Plain], raw: Mapping[str, Any]) -> _Plain:
+    """The inverse of ``plain_to_dict``; missing keys take the field's default (or "")."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]  # cls is a dataclass type
+        default = f.default if f.default is not MISSING else ""
+        value = raw.get(_camel(f.name))
+        values[f.name] = default if value is None else type(default)(value)
+    return cls(**values)
