@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.harness import App
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 HACK = REPO / "hack"
 
@@ -216,3 +218,12 @@ def poll_until(
 def wait_until() -> Callable[..., Any]:
     """The ``poll_until`` helper, as a fixture: ``wait_until(what, predicate, timeout=60)``."""
     return poll_until
+
+
+@pytest.fixture(scope="session")
+def apps() -> Iterator[dict[str, App]]:
+    """The real Flask demo app, v1 and v2, as local processes (KWOK pods have no network)."""
+    running = {v: App(v) for v in ("v1", "v2")}
+    yield running
+    for app in running.values():
+        app.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cluster
-from tests.integration.harness import REPO, App, Kubectl, Operator, wait_for
+from tests.integration.harness import REPO, Kubectl, Operator, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -23,15 +23,6 @@ def k(cluster: Cluster) -> Kubectl:
         "crd/bluegreenreleases.bluegreen.dev",
     )
     return kubectl
-
-
-@pytest.fixture(scope="session")
-def apps() -> Iterator[dict[str, App]]:
-    """The real Flask demo app, v1 and v2, as local processes."""
-    running = {v: App(v) for v in ("v1", "v2")}
-    yield running
-    for app in running.values():
-        app.stop()
 
 
 @pytest.fixture

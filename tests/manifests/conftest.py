@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import Cluster
-from tests.integration.harness import REPO, App, Kubectl, free_port, wait_for
+from tests.integration.harness import REPO, Kubectl, free_port, wait_for
 
 MANIFESTS = REPO / "manifests"
 SYSTEM_NAMESPACE = "bluegreen-system"
@@ -100,15 +100,6 @@ def sa_kubeconfig(
 def sa_env(cluster: Cluster, sa_kubeconfig: Path) -> dict[str, str]:
     """The cluster environment with KUBECONFIG pointing at the ServiceAccount."""
     return {**cluster.env, "KUBECONFIG": str(sa_kubeconfig)}
-
-
-@pytest.fixture(scope="session")
-def apps() -> Iterator[dict[str, App]]:
-    """The real Flask demo app, v1 and v2, as local processes (KWOK pods have no network)."""
-    running = {v: App(v) for v in ("v1", "v2")}
-    yield running
-    for app in running.values():
-        app.stop()
 
 
 @pytest.fixture

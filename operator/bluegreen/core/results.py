@@ -92,6 +92,13 @@ def drift_checked(
     return replace(status, infrastructure=infra, conditions=conditions)
 
 
+def drift_event(before: ReleaseStatus, report: DriftReport) -> tuple[str, str] | None:
+    """(reason, message) of the Warning to post: only when drift newly appears."""
+    if report.drifted and not before.infrastructure.drift:
+        return "InfrastructureDrifted", report.summary
+    return None
+
+
 def http_check_finished(
     status: ReleaseStatus,
     action: RunHttpCheck,

@@ -72,27 +72,11 @@ class ActiveRevision:
     switched_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_empty(
-            {
-                "revision": self.revision,
-                "deployment": self.deployment,
-                "image": self.image,
-                "replicas": self.replicas,
-                "readyReplicas": self.ready_replicas,
-                "switchedAt": self.switched_at,
-            }
-        )
+        return plain_to_dict(self, omit_empty=True)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> ActiveRevision:
-        return ActiveRevision(
-            revision=str(raw["revision"]),
-            deployment=str(raw.get("deployment", "")),
-            image=str(raw.get("image", "")),
-            replicas=int(raw.get("replicas", 0)),
-            ready_replicas=int(raw.get("readyReplicas", 0)),
-            switched_at=str(raw.get("switchedAt", "")),
-        )
+        return plain_from_dict(ActiveRevision, raw)
 
 
 @dataclass(frozen=True)
@@ -109,31 +93,11 @@ class Candidate:
     ready_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_empty(
-            {
-                "revision": self.revision,
-                "deployment": self.deployment,
-                "image": self.image,
-                "replicas": self.replicas,
-                "readyReplicas": self.ready_replicas,
-                "deadline": self.deadline,
-                "startedAt": self.started_at,
-                "readyAt": self.ready_at,
-            }
-        )
+        return plain_to_dict(self, omit_empty=True)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> Candidate:
-        return Candidate(
-            revision=str(raw["revision"]),
-            deployment=str(raw.get("deployment", "")),
-            image=str(raw.get("image", "")),
-            replicas=int(raw.get("replicas", 0)),
-            deadline=str(raw.get("deadline", "")),
-            started_at=str(raw.get("startedAt", "")),
-            ready_replicas=int(raw.get("readyReplicas", 0)),
-            ready_at=str(raw.get("readyAt", "")),
-        )
+        return plain_from_dict(Candidate, raw)
 
 
 @dataclass(frozen=True)
@@ -148,25 +112,11 @@ class Previous:
     """Kept only so in-flight connections drain after a rollback; never switched back to."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "revision": self.revision,
-            "deployment": self.deployment,
-            "image": self.image,
-            "deleteAfter": self.delete_after,
-        }
-        if self.draining:
-            out["draining"] = True
-        return out
+        return plain_to_dict(self, omit_empty=True)
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> Previous:
-        return Previous(
-            revision=str(raw["revision"]),
-            deployment=str(raw.get("deployment", "")),
-            image=str(raw.get("image", "")),
-            delete_after=str(raw.get("deleteAfter", "")),
-            draining=bool(raw.get("draining", False)),
-        )
+        return plain_from_dict(Previous, raw)
 
 
 @dataclass(frozen=True)
@@ -352,16 +302,27 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def plain_to_dict(value: Any) -> dict[str, Any]:
-    """A flat dataclass of strings, ints and bools as the camelCase dict the CRD declares."""
-    return {_camel(f.name): getattr(value, f.name) for f in fields(value)}
+def plain_to_dict(value: Any, omit_empty: bool = False) -> dict[str, Any]:
+    """A flat dataclass of strings, ints and bools as the camelCase dict the CRD declares.
+
+    ``omit_empty`` leaves out "" and False so status stays readable; 0 is kept.
+    """
+    out = {_camel(f.name): getattr(value, f.name) for f in fields(value)}
+    if omit_empty:
+        out = {k: v for k, v in out.items() if v != "" and v is not False}
+    return out
 
 
 def plain_from_dict(cls: type[_Plain], raw: Mapping[str, Any]) -> _Plain:
-    """The inverse of ``plain_to_dict``; missing keys take the field's default (or "")."""
+    """The inverse of ``plain_to_dict``; a missing key takes the field's default."""
     values: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]  # cls is a dataclass type
-        default = f.default if f.default is not MISSING else ""
+        kind = _KINDS[str(f.type)]
+        default = f.default if f.default is not MISSING else kind()
         value = raw.get(_camel(f.name))
-        values[f.name] = default if value is None else type(default)(value)
+        values[f.name] = default if value is None else kind(value)
     return cls(**values)
+
+
+_KINDS: dict[str, type] = {"str": str, "int": int, "bool": bool}
+"""Field annotations are strings here (postponed evaluation): map them to constructors."""

@@ -93,10 +93,9 @@ class Executor:
                 except InfrastructureError as err:
                     log.warning("drift check of %s/%s failed: %s", ns, name, err)
                     return results.drift_checked(status, _unknown_drift(status), generation, now)
-                if report.drifted and not status.infrastructure.drift:
-                    await self.kube.events.post(
-                        body, "Warning", "InfrastructureDrifted", report.summary
-                    )
+                event = results.drift_event(status, report)
+                if event is not None:
+                    await self.kube.events.post(body, "Warning", *event)
                 return results.drift_checked(status, report, generation, now)
             case act.DestroyInfrastructure(inputs=inputs):
                 self.metrics.terraform_runs.labels(ns, name, "destroy").inc()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bluegreen.core.status import CheckStatus, Condition, HistoryEntry, LastAction
+from bluegreen.core.status import (
+    ActiveRevision,
+    Candidate,
+    CheckStatus,
+    Condition,
+    HistoryEntry,
+    LastAction,
+    Previous,
+)
 
 
 def test_flat_blocks_round_trip_in_camel_case() -> None:
@@ -19,3 +27,21 @@ def test_flat_blocks_round_trip_in_camel_case() -> None:
 def test_missing_keys_take_defaults_and_types_are_coerced() -> None:
     check = CheckStatus.from_dict({"name": "home", "attempts": "2"})
     assert check.attempts == 2 and check.run == 0 and check.phase == ""
+
+
+def test_revision_blocks_round_trip_and_leave_out_empty_fields() -> None:
+    active = ActiveRevision("abc", "shop-abc", "shop:v2", 3, 0)
+    assert active.to_dict() == {
+        "revision": "abc",
+        "deployment": "shop-abc",
+        "image": "shop:v2",
+        "replicas": 3,
+        "readyReplicas": 0,
+    }
+    candidate = Candidate("def", "shop-def", "shop:v3", 3, "d", "s", 2, "r")
+    held = Previous("abc", "shop-abc", "shop:v2", "t")
+    draining = Previous("abc", "shop-abc", "shop:v2", "t", draining=True)
+    assert "draining" not in held.to_dict() and draining.to_dict()["draining"] is True
+    for block in (active, candidate, held, draining):
+        assert type(block).from_dict(block.to_dict()) == block
+    assert ActiveRevision.from_dict({"revision": "abc", "replicas": "3"}).replicas == 3
