@@ -10,9 +10,37 @@ RELEASE_LABEL = "bluegreen.dev/release"
 REVISION_LABEL = "bluegreen.dev/revision"
 CHECK_LABEL = "bluegreen.dev/check"
 ACTION_ANNOTATION = "bluegreen.dev/action"
+ADOPT_ANNOTATION = "bluegreen.dev/adopt"
+"""Written by a human on an existing Service: its value, a release name, lets that
+release take the Service over. Without it a Service we did not create is never written."""
+RESERVED_LABEL_PREFIX = "bluegreen.dev/"
 FIELD_MANAGER = "bluegreen-operator"
 FINALIZER = "bluegreen.dev/finalizer"
 MAX_NAME = 63
+
+
+STATE_KEY_HASH_LENGTH = 12
+
+
+def state_key(namespace: str, release: str) -> str:
+    """Terraform's ``secret_suffix`` (and working directory) for one release.
+
+    Distinct for every (namespace, name) pair: the hash covers both, joined by a
+    character neither may contain. The readable parts only help humans find it.
+    The result is a valid label value (Terraform labels the state Secret with it,
+    so at most 63 characters), makes ``tfstate-default-<key>`` a DNS subdomain
+    (dot-separated parts start and end with an alphanumeric), and never ends in
+    ``-<digits>``, which later Terraform versions reserve for state chunks.
+    """
+    digest = hashlib.sha256(f"{namespace}/{release}".encode()).hexdigest()
+    readable_ns = namespace[:20].rstrip("-.")
+    readable_name = release[:24].rstrip("-.")
+    return f"{readable_ns}.{readable_name}.h{digest[:STATE_KEY_HASH_LENGTH]}"
+
+
+def legacy_state_key(namespace: str, release: str) -> str:
+    """The key of versions before 0.2: ambiguous (``a-b`` in ``shop`` = ``b`` in ``shop-a``)."""
+    return f"{namespace}-{release}"
 
 
 def deployment_name(release: str, revision: str) -> str:
