@@ -75,14 +75,18 @@ class Deployments:
     async def list_for_release(self, namespace: str, release: str) -> list[JSON]:
         return await self.rest.list_items(self._path(namespace), _release_selector(release))
 
+    async def get(self, namespace: str, name: str) -> JSON | None:
+        return await self.rest.get(self._path(namespace, name))
+
     async def create(self, manifest: Mapping[str, Any]) -> None:
         await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
         await self.rest.merge_patch(self._path(namespace, name), {"spec": {"replicas": replicas}})
 
-    async def delete(self, namespace: str, name: str) -> bool:
-        return await self.rest.delete(self._path(namespace, name))
+    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+        """Delete; with ``uid``, only that very object (a look-alike re-created meanwhile stays)."""
+        return await self.rest.delete(self._path(namespace, name), uid=uid)
 
 
 class Services:
@@ -97,9 +101,32 @@ class Services:
     async def get(self, namespace: str, name: str) -> JSON | None:
         return await self.rest.get(self._path(namespace, name))
 
-    async def set_selector(self, namespace: str, name: str, selector: Mapping[str, str]) -> None:
-        """Replace exactly ``spec.selector``; nothing else of the Service is written."""
-        operations = [{"op": "add", "path": "/spec/selector", "value": dict(selector)}]
+    async def list(self, namespace: str) -> list[JSON]:
+        return await self.rest.list_items(self._path(namespace))
+
+    async def set_selector(
+        self,
+        namespace: str,
+        name: str,
+        selector: Mapping[str, str],
+        *,
+        uid: str = "",
+        resource_version: str = "",
+    ) -> None:
+        """Replace exactly ``spec.selector``; nothing else of the Service is written.
+
+        With ``uid`` and ``resource_version`` the patch is fenced: the API server
+        applies it only to the very Service, unchanged since it was observed (a 422
+        otherwise, and the caller looks again).
+        """
+        operations: list[dict[str, Any]] = []
+        if uid:
+            operations.append({"op": "test", "path": "/metadata/uid", "value": uid})
+        if resource_version:
+            operations.append(
+                {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version}
+            )
+        operations.append({"op": "add", "path": "/spec/selector", "value": dict(selector)})
         await self.rest.json_patch(self._path(namespace, name), operations)
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
@@ -145,8 +172,10 @@ class Jobs:
     async def create(self, manifest: Mapping[str, Any]) -> None:
         await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
 
-    async def delete(self, namespace: str, name: str) -> bool:
-        return await self.rest.delete(self._path(namespace, name), propagation="Background")
+    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+        return await self.rest.delete(
+            self._path(namespace, name), propagation="Background", uid=uid
+        )
 
 
 class Events:

@@ -129,18 +129,17 @@ class KubeRest:
             content_type=JSON_PATCH,
         )
 
-    async def delete(self, path: str, propagation: str = "Background") -> bool:
-        """Delete; False when it was already gone."""
+    async def delete(self, path: str, propagation: str = "Background", uid: str = "") -> bool:
+        """Delete; False when it was already gone. ``uid`` makes it a precondition."""
+        options: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": propagation,
+        }
+        if uid:
+            options["preconditions"] = {"uid": uid}
         try:
-            await self.request(
-                "DELETE",
-                path,
-                body={
-                    "kind": "DeleteOptions",
-                    "apiVersion": "v1",
-                    "propagationPolicy": propagation,
-                },
-            )
+            await self.request("DELETE", path, body=options)
         except KubeError as err:
             if err.not_found:
                 return False

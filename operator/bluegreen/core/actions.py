@@ -45,6 +45,8 @@ class ScaleDeployment:
 class DeleteDeployment:
     name: str
     revision: str
+    uid: str = ""
+    """The observed object's uid, sent as a delete precondition."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class PatchSelector:
     revision: str
     stable: bool
     """True for the stable Service: a traffic switch, with its Event and metric."""
+    uid: str = ""
+    resource_version: str = ""
+    """The Service as observed: the patch applies only if it is unchanged since."""
+    ready_deployment: str = ""
+    """When set, the Deployment is read again right before the patch, which is
+    skipped unless every replica is ready and its template is still ours."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,14 @@ class RunHttpCheck:
 @dataclass(frozen=True)
 class CreateJob:
     manifest: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    """Delete one finished check Job of ours (``uid`` is the delete precondition)."""
+
+    name: str
+    uid: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,7 @@ Action = (
     | PatchSelector
     | RunHttpCheck
     | CreateJob
+    | DeleteJob
     | DeleteJobs
     | ClearActionAnnotation
     | EmitEvent

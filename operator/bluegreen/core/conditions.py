@@ -23,6 +23,8 @@ class ConditionType:
     CHECKS_PASSED = "ChecksPassed"
     TRAFFIC_SWITCHED = "TrafficSwitched"
     SERVING = "Serving"
+    ISOLATED = "Isolated"
+    """False when a Service other than the release's own selects its pods."""
 
 
 ORDER = (
@@ -35,6 +37,7 @@ ORDER = (
     ConditionType.CHECKS_PASSED,
     ConditionType.TRAFFIC_SWITCHED,
     ConditionType.SERVING,
+    ConditionType.ISOLATED,
 )
 
 

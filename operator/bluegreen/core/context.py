@@ -19,6 +19,8 @@ class ReleaseContext:
     """Back-off before re-applying inputs that failed."""
     switch_confirm_requeue_seconds: float = 2
     """Safety net while waiting for EndpointSlices; their watch usually wakes us first."""
+    switch_timeout_seconds: float = 120
+    """How long a switch may take to show in EndpointSlices before it is undone."""
     drain_seconds: float = 0
     """A revision the Service moved away from keeps its pods at least this long, so
     kube-proxy on every node has updated its rules before the pods go away."""

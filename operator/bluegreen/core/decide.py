@@ -24,6 +24,7 @@ from bluegreen.core.actions import (
     CreateDeployment,
     CreateJob,
     DeleteDeployment,
+    DeleteJob,
     DeleteJobs,
     PatchSelector,
     RunHttpCheck,
@@ -33,10 +34,15 @@ from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decision import Decision, Draft
 from bluegreen.core.errors import SpecError
-from bluegreen.core.human_actions import parse_action
+from bluegreen.core.human_actions import (
+    argument_problem,
+    extended_deadline,
+    hold_extension_seconds,
+    parse_action,
+)
 from bluegreen.core.infrastructure import InfrastructureInputs, inputs_hash
 from bluegreen.core.manifests import build_check_job, build_deployment
-from bluegreen.core.observed import Observed
+from bluegreen.core.observed import DeploymentState, Observed
 from bluegreen.core.revision import compute_revision
 from bluegreen.core.spec import Check, ReleaseSpec, parse_spec
 from bluegreen.core.status import (
@@ -52,6 +58,11 @@ from bluegreen.core.status import (
     ReleaseStatus,
 )
 from bluegreen.core.timefmt import format_time, parse_time
+
+_INFRA_READY, _INFRA_APPLYING, _INFRA_FAILING = "ready", "applying", "failing"
+_REJECTED, _PENDING = "Rejected", "Pending"
+_PRUNE_WINDOW = 10
+"""Runs looked back at when pruning: older ones were pruned when they were recent."""
 
 
 def decide(
@@ -99,24 +110,125 @@ class _Release:
 
     def run(self) -> None:
         self._track_desired_revision()
+        self._report_exposure()
+        if self._foreign_object_named():
+            return
         self._steps()
         self._restore_selector()
 
     def _steps(self) -> None:
-        for step in (
-            self._human_action,
-            self._infrastructure,
-            self._confirm_switch,
-            self._revert_by_spec,
-        ):
-            if step():
-                return
+        if self._human_action():
+            return
+        infrastructure = self._infrastructure()
+        if infrastructure == _INFRA_APPLYING:
+            return
+        self._sync_replicas()
+        if self._confirm_switch() or self._revert_by_spec() or self._retry_rollback():
+            return
+        if infrastructure == _INFRA_FAILING:
+            # No new candidate on broken infrastructure, but the running hold goes on:
+            # its checks still guard the switch that happened, and may roll it back.
+            self._hold_beside_candidate()
+            return
         if self.status.active and self.status.active.revision == self.desired:
             self._desired_is_active()
         elif self.status.failed_revision == self.desired:
             self._desired_has_failed()
         else:
+            if self._hold_beside_candidate():
+                return
             self._release_candidate()
+
+    def _foreign_object_named(self) -> bool:
+        """Stall, touching nothing, when the spec names an object that is not ours.
+
+        A Service is taken over only when a human annotated it for this release;
+        then the infrastructure step adopts it (``_infrastructure``).
+        """
+        for role, service in (("stable", self.obs.stable), ("preview", self.obs.preview)):
+            if service is None or not service.exists or service.owned or service.adoptable:
+                continue
+            self._stall_once(
+                "ServiceNotOwned",
+                f"{role} Service {service.name} exists and was not created by this release; "
+                f"it is left untouched (annotate it {names.ADOPT_ANNOTATION}={self.ctx.name} "
+                "to hand it over, or name another Service)",
+            )
+            return True
+        wanted = names.deployment_name(self.ctx.name, self.desired)
+        if wanted in self.obs.foreign_deployments and self.desired not in self.obs.deployments:
+            self._stall_once(
+                "DeploymentNotOwned",
+                f"Deployment {wanted} exists and is not controlled by this release; "
+                "it is left untouched",
+            )
+            return True
+        return False
+
+    def _stall_once(self, reason: str, message: str) -> None:
+        """Stalled with ``reason``; the Warning Event only when the message is new."""
+        self.draft.stalled = (reason, message)
+        if self.status.message != message:
+            self.draft.event(reason, message, warning=True)
+        self.draft.set(message=message)
+
+    def _report_exposure(self) -> None:
+        """Warn when another Service's selector matches the release's pods.
+
+        Such a Service sends its traffic to every revision, candidates included,
+        before any check passed: the switch no longer controls who is served.
+        """
+        exposing = self.obs.exposing_services
+        if exposing:
+            message = (
+                f"Service(s) {', '.join(exposing)} also select this release's pods: they "
+                "reach candidates before any check; narrow their selectors or the "
+                "template's labels"
+            )
+            current = self.status.condition(ConditionType.ISOLATED)
+            if current is None or current.status != FALSE or current.message != message:
+                self.draft.event("SelectedByOtherService", message, warning=True)
+            self._set(ConditionType.ISOLATED, FALSE, "SelectedByOtherService", message)
+        else:
+            self._set(
+                ConditionType.ISOLATED,
+                TRUE,
+                "OwnServicesOnly",
+                "only this release selects its pods",
+            )
+
+    def _patch_stable(self, revision: str, deployment: str) -> None:
+        """The traffic switch: fenced on the Service as observed, readiness re-read first."""
+        stable = self.obs.stable
+        self.draft.act(
+            PatchSelector(
+                self.spec.service.name,
+                names.revision_selector(self.ctx.name, revision),
+                revision,
+                stable=True,
+                uid=stable.uid if stable else "",
+                resource_version=stable.resource_version if stable else "",
+                ready_deployment=deployment,
+            )
+        )
+
+    def _sync_replicas(self) -> None:
+        """``spec.replicas`` reaches the serving and the candidate Deployments at once."""
+        wanted = self.spec.replicas
+        active, candidate = self.status.active, self.status.preview
+        for block in (active, candidate):
+            if block is None:
+                continue
+            live = self.obs.deployments.get(block.revision)
+            if live is None or live.deleting or live.replicas == wanted:
+                continue
+            if block is candidate and block.revision != self.desired:
+                continue  # a superseded candidate is about to go
+            self.draft.act(ScaleDeployment(live.name, wanted))
+            if block is active and active is not None:
+                self.draft.set(active=replace(active, replicas=wanted))
+            elif candidate is not None:
+                self.draft.set(preview=replace(candidate, replicas=wanted, ready_at=""))
 
     def _restore_selector(self) -> None:
         """Point the stable Service back at the active revision when it points elsewhere.
@@ -127,7 +239,7 @@ class _Release:
         (selecting nothing). Unless this decision moves traffic anyway, restore it.
         """
         active, stable = self.status.active, self.obs.stable
-        if active is None or stable is None or not stable.exists:
+        if active is None or stable is None or not stable.usable:
             return
         wanted = names.revision_selector(self.ctx.name, active.revision)
         if dict(stable.selector or {}) == wanted:
@@ -135,14 +247,14 @@ class _Release:
         if any(isinstance(a, PatchSelector) and a.stable for a in self.draft.actions):
             return
         kept = self.obs.deployments.get(active.revision)
-        if kept is None or not kept.fully_ready:
+        if kept is None or not kept.fully_ready or kept.template_changed:
             message = (
                 f"stable Service {stable.name} does not select the active revision "
                 f"{active.revision}, which is not ready to take traffic back"
             )
             self.draft.stalled = ("SelectorDiverged", message)
             return
-        self.draft.act(PatchSelector(self.spec.service.name, wanted, active.revision, stable=True))
+        self._patch_stable(active.revision, active.deployment)
         self.draft.event(
             "SelectorRestored",
             f"stable Service {stable.name} pointed back at the active revision {active.revision}",
@@ -191,6 +303,9 @@ class _Release:
 
     def _apply_human_action(self, verb: str, argument: str) -> str:
         status = self.status
+        problem = argument_problem(verb, argument)
+        if problem:
+            return f"Rejected: {problem}"
         if verb == "promote":
             if argument and argument != self.desired:
                 return f"Rejected: revision {argument} is not the desired {self.desired}"
@@ -199,10 +314,14 @@ class _Release:
         if verb == "extend-hold":
             if not status.previous or status.previous.draining:
                 return "Rejected: no hold in progress"
+            seconds = hold_extension_seconds(argument) or 0
             deadline = parse_time(status.previous.delete_after) or self.now
-            extended = format_time(deadline + timedelta(seconds=int(argument)))
-            self.draft.set(previous=_replace_previous(status.previous, extended))
-            return f"Hold extended to {extended}"
+            extended = extended_deadline(deadline, seconds, self.now)
+            if extended is None:
+                return "Rejected: the hold already ends at the latest allowed time"
+            stamp = format_time(extended)
+            self.draft.set(previous=_replace_previous(status.previous, stamp))
+            return f"Hold extended to {stamp}"
         if verb == "rollback" or (verb == "abort" and status.previous and not status.preview):
             return self._rollback("ManualRollback", "rolled back by a human")
         if verb == "abort":
@@ -212,13 +331,17 @@ class _Release:
             return f"Aborted revision {self.desired}"
         return "Rejected"
 
-    def _infrastructure(self) -> bool:
+    def _infrastructure(self) -> str:
+        """``_INFRA_READY``, ``_INFRA_APPLYING`` (an apply is queued) or ``_INFRA_FAILING``."""
         inputs = self._infrastructure_inputs()
         wanted = inputs_hash(inputs, self.ctx.module_checksum)
         infra = self.status.infrastructure
-        missing = self.obs.stable is None or not self.obs.stable.exists
+        # Missing, or foreign but handed over (adopt annotation): the module takes it.
+        missing = any(
+            service is None or not service.usable for service in (self.obs.stable, self.obs.preview)
+        )
         if infra.inputs_hash == wanted and not missing:
-            return self._maybe_check_drift(inputs)
+            return _INFRA_APPLYING if self._maybe_check_drift(inputs) else _INFRA_READY
         first = self.status.active is None
         if infra.failed_inputs_hash == wanted:
             failed_at = parse_time(infra.last_failure_time) or self.now
@@ -228,13 +351,14 @@ class _Release:
                 self.draft.wake_in((retry_at - self.now).total_seconds())
                 if first:
                     self.draft.set(phase=Phase.FAILED)
-                return True
+                    return _INFRA_APPLYING
+                return _INFRA_FAILING
         if first:
             self.draft.set(phase=Phase.PROVISIONING, message="applying infrastructure")
         self.draft.progress = ("Provisioning", "applying the infrastructure module")
         self.draft.act(ApplyInfrastructure(inputs=inputs, inputs_hash=wanted))
         self.draft.continue_now = True
-        return True
+        return _INFRA_APPLYING
 
     def _maybe_check_drift(self, inputs: InfrastructureInputs) -> bool:
         interval = self.ctx.drift_interval_seconds
@@ -258,13 +382,15 @@ class _Release:
         ready = self.obs.stable_endpoints.get(active.revision, 0)
         others = sum(n for rev, n in self.obs.stable_endpoints.items() if rev != active.revision)
         if ready < max(active.replicas, 1) or others or self.obs.stable_unknown_endpoints:
-            self.draft.progress = (
-                "Switching",
+            waiting = (
                 f"waiting for EndpointSlices: {ready}/{active.replicas} ready endpoints of "
-                f"{active.revision}, {others + self.obs.stable_unknown_endpoints} others",
+                f"{active.revision}, {others + self.obs.stable_unknown_endpoints} others"
             )
-            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
-            return True
+            if self.desired not in (active.revision, self.status.failed_revision):
+                # A newer spec (a revert, a newer revision) is honoured while we wait:
+                # the selector already moved, only its confirmation is pending.
+                return False
+            return self._switch_overdue(waiting)
         rolled_back = self.status.failed_revision == self.desired
         self._set(ConditionType.TRAFFIC_SWITCHED, TRUE, "Confirmed", f"serving {active.revision}")
         self.draft.event(
@@ -282,6 +408,34 @@ class _Release:
         self.draft.continue_now = True
         return True
 
+    def _switch_overdue(self, waiting: str) -> bool:
+        """Keep waiting for the switch to show in EndpointSlices, up to its deadline.
+
+        Past it, a forward switch goes back to the held previous revision; otherwise
+        the release stalls (SwitchTimeout) and keeps watching.
+        """
+        active = self.status.active
+        assert active is not None
+        started = parse_time(active.switched_at) or self.now
+        deadline = started + timedelta(seconds=self.ctx.switch_timeout_seconds)
+        if self.now < deadline:
+            self.draft.progress = ("Switching", waiting)
+            self.draft.wake_in(
+                min(self.ctx.switch_confirm_requeue_seconds, (deadline - self.now).total_seconds())
+            )
+            return True
+        message = (
+            f"the stable Service did not reach {active.revision} within "
+            f"{self.ctx.switch_timeout_seconds:.0f}s ({waiting})"
+        )
+        previous = self.status.previous
+        if previous is not None and not previous.draining:
+            self._rollback("SwitchTimeout", message)
+            return True
+        self.draft.stalled = ("SwitchTimeout", message)
+        self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds * 5)
+        return True
+
     def _revert_by_spec(self) -> bool:
         """The spec went back to the held previous revision: switch back at once."""
         previous, active = self.status.previous, self.status.active
@@ -295,11 +449,25 @@ class _Release:
         # A revert is what the spec asks for, not a failure: nothing is retried, and the
         # abandoned revision only drains before it is deleted.
         self.draft.set(failed_revision="")
-        if result.startswith("Rejected"):
-            # _rollback did not move traffic: wait for the previous revision's pods (their
-            # Deployment's watch wakes us) instead of looping on the same refusal.
+        if result.startswith(_REJECTED):
+            # _rollback cannot move traffic: wait for a human (or the Deployment's
+            # watch) instead of looping on the same refusal.
             self.draft.stalled = ("RollbackBlocked", result)
             self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds * 5)
+        return True
+
+    def _retry_rollback(self) -> bool:
+        """A human's rollback that waited for the previous revision's pods, retried."""
+        last = self.status.last_action
+        previous = self.status.previous
+        if last is None or not last.result.startswith(_PENDING):
+            return False
+        if previous is None or previous.draining or last.action != "rollback":
+            self.draft.set(last_action=replace(last, result="Rolled back or superseded"))
+            return False
+        result = self._rollback("ManualRollback", "rolled back by a human")
+        if result != last.result:
+            self.draft.set(last_action=replace(last, result=result))
         return True
 
     # -- the desired revision is already serving --
@@ -308,16 +476,60 @@ class _Release:
         active = self.status.active
         assert active is not None
         self._drop_candidate("Superseded")
+        live = self.obs.deployments.get(active.revision)
+        if live is not None and live.template_changed:
+            self._stall_once(
+                "DeploymentModified",
+                f"the pod template of {live.name} was changed outside the release; its pods "
+                "are not the ones that were checked: apply a new revision to replace them",
+            )
+        if not self._stable_reaches(active.revision):
+            # Complete and Ready only while the stable Service reaches the active
+            # revision: go back to Switching, which restores and proves it (or times out).
+            self.draft.set(
+                phase=Phase.SWITCHING,
+                active=replace(active, switched_at=self.stamp),
+                message=f"stable Service {self.spec.service.name} does not reach "
+                f"{active.revision}; restoring",
+            )
+            self._set(ConditionType.TRAFFIC_SWITCHED, FALSE, "Restoring", self.status.message)
+            self.draft.continue_now = True
+            return
         self._set(ConditionType.TRAFFIC_SWITCHED, TRUE, "Confirmed", f"serving {active.revision}")
         if self.status.previous and self._hold():
             return
-        observed = self.obs.deployments.get(active.revision)
-        if observed and observed.replicas != self.spec.replicas:
-            self.draft.act(ScaleDeployment(observed.name, self.spec.replicas))
-            self.draft.set(active=_replace_active(active, replicas=self.spec.replicas))
         # Also after a rollback: the spec now asks for the revision that serves.
         self.draft.set(phase=Phase.COMPLETE, message=f"revision {active.revision} serves")
         self._delete_strays()
+
+    def _stable_reaches(self, revision: str) -> bool:
+        """The stable Service exists, is ours, selects ``revision`` and has its endpoints."""
+        stable = self.obs.stable
+        if stable is None or not stable.usable:
+            return False
+        if dict(stable.selector or {}) != names.revision_selector(self.ctx.name, revision):
+            return False
+        return self.obs.stable_endpoints.get(revision, 0) > 0
+
+    def _hold_beside_candidate(self) -> bool:
+        """The running hold goes on while a newer candidate is in flight (or infra fails).
+
+        Its checks guard the revision that serves; a failure rolls back at once.
+        True when this decision rolled back.
+        """
+        previous, active = self.status.previous, self.status.active
+        if previous is None or previous.draining or active is None or not self.status.served:
+            return False
+        if active.revision == self.desired or not self.spec.hold.checks:
+            return False
+        delete_after = parse_time(previous.delete_after) or self.now
+        if self.now >= delete_after:
+            return False
+        verdict = self._run_checks(self.spec.hold.checks, chk.HOLD, active.revision)
+        if verdict != chk.FAILED:
+            return False
+        self._rollback("HoldCheckFailed", "a hold check failed")
+        return True
 
     def _hold(self) -> bool:
         """Run hold checks until deleteAfter; roll back on a failure. True while holding."""
@@ -353,7 +565,9 @@ class _Release:
         if selector == names.revision_selector(self.ctx.name, previous.revision) or still_routed:
             self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
             return False
-        self.draft.act(DeleteDeployment(previous.deployment, previous.revision))
+        live = self.obs.deployments.get(previous.revision)
+        if live is not None:
+            self.draft.act(DeleteDeployment(previous.deployment, previous.revision, live.uid))
         self.draft.event("PreviousDeleted", f"deleted {previous.deployment} after the hold")
         self.draft.set(previous=None)
         self.draft.continue_now = True
@@ -400,6 +614,9 @@ class _Release:
                 checks=self._fresh_checks(), preview=_replace_candidate(candidate, ready_at="")
             )
             candidate = self.status.preview or candidate
+        if deployment is not None and deployment.template_changed and not deployment.deleting:
+            self._replace_modified_candidate(candidate, deployment.name, deployment.uid)
+            return
         self._point_preview()
         if deployment is None or not deployment.available:
             self._await_readiness(candidate, deployment is not None)
@@ -431,6 +648,28 @@ class _Release:
             self.draft.progress = ("AwaitingPromotion", f"approve revision {self.desired}")
             return
         self._switch(deployment.fully_ready)
+
+    def _replace_modified_candidate(self, candidate: Candidate, name: str, uid: str) -> None:
+        """A candidate edited by hand is not what the spec asks for: delete and redo it.
+
+        Once the old Deployment is gone, ``_release_candidate`` creates it afresh and
+        every check runs again on the new pods.
+        """
+        message = (
+            f"the pod template of {name} was changed outside the release; it is "
+            "re-created and checked again"
+        )
+        self.draft.event("CandidateModified", message, warning=True)
+        self._delete_unselected(candidate.revision, name, uid)
+        self.draft.set(
+            checks=self._fresh_checks(),
+            preview=replace(candidate, ready_at="", ready_replicas=0),
+            phase=Phase.DEPLOYING,
+            message=message,
+        )
+        self._set(ConditionType.CANDIDATE_READY, FALSE, "CandidateModified", message)
+        self.draft.progress = ("Deploying", message)
+        self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
 
     def _start_candidate(self) -> Candidate:
         active = self.status.active
@@ -488,9 +727,16 @@ class _Release:
     def _point_preview(self) -> None:
         wanted = names.revision_selector(self.ctx.name, self.desired)
         preview = self.obs.preview
-        if preview is not None and preview.exists and dict(preview.selector or {}) != wanted:
+        if preview is not None and preview.usable and dict(preview.selector or {}) != wanted:
             self.draft.act(
-                PatchSelector(self.spec.preview_service_name, wanted, self.desired, stable=False)
+                PatchSelector(
+                    self.spec.preview_service_name,
+                    wanted,
+                    self.desired,
+                    stable=False,
+                    uid=preview.uid,
+                    resource_version=preview.resource_version,
+                )
             )
 
     def _await_readiness(self, candidate: Candidate, seen: bool) -> None:
@@ -520,15 +766,15 @@ class _Release:
             self.draft.progress = ("Verifying", "switch refused until every replica is ready")
             return
         stable = self.obs.stable
-        if stable is None or not stable.exists:
+        if stable is None or not stable.usable:
             self.draft.progress = ("Provisioning", "stable Service missing")
             return
         old_active, old_previous = self.status.active, self.status.previous
+        self._patch_stable(self.desired, candidate.deployment)
         if old_previous is not None and old_previous.revision != self.desired:
-            # A newer switch retires the older hold; its revision is no longer selected.
-            self.draft.act(DeleteDeployment(old_previous.deployment, old_previous.revision))
-        selector = names.revision_selector(self.ctx.name, self.desired)
-        self.draft.act(PatchSelector(self.spec.service.name, selector, self.desired, stable=True))
+            # A newer switch retires the older hold. Deleted only when nothing routes to
+            # it any more; otherwise it is collected later as a stray.
+            self._delete_unselected(old_previous.revision, old_previous.deployment, guard=False)
         previous = None
         if old_active is not None:
             hold = max(float(self.spec.hold.seconds), self.ctx.drain_seconds)
@@ -583,19 +829,20 @@ class _Release:
         if previous is None or active is None or previous.draining:
             return "Rejected: no previous revision is held"
         kept = self.obs.deployments.get(previous.revision)
-        if kept is None or not kept.fully_ready:
-            ready = kept.ready_replicas if kept else 0
-            message = (
-                f"rollback to {previous.revision} blocked: {ready} ready replicas "
-                f"of {kept.replicas if kept else '?'}"
+        if kept is None or kept.deleting or kept.template_changed:
+            why_not = (
+                "its Deployment is gone"
+                if kept is None or kept.deleting
+                else ("its pod template was changed outside the release")
             )
-            self.draft.stalled = ("RollbackBlocked", message)
-            self.draft.event("RollbackBlocked", message, warning=True)
-            return f"Rejected: {message}"
-        selector = names.revision_selector(self.ctx.name, previous.revision)
-        self.draft.act(
-            PatchSelector(self.spec.service.name, selector, previous.revision, stable=True)
-        )
+            message = f"rollback to {previous.revision} blocked: {why_not}"
+            self._stall_once("RollbackBlocked", message)
+            return f"{_REJECTED}: {message}"
+        # Traffic goes back only to as many ready pods as serve it now.
+        needed = max(active.replicas, 1)
+        if not kept.fully_ready or kept.ready_replicas < needed:
+            return self._await_rollback(previous.revision, kept, needed, reason)
+        self._patch_stable(previous.revision, previous.deployment)
         message = f"{why}: switched back from {active.revision} to {previous.revision}"
         self.draft.event("RollbackStarted", message, warning=True)
         history = tuple(
@@ -630,6 +877,29 @@ class _Release:
         self.draft.continue_now = True
         return f"Rolled back to {previous.revision}"
 
+    def _await_rollback(
+        self, revision: str, kept: DeploymentState, needed: int, reason: str
+    ) -> str:
+        """The previous revision can't take traffic yet: scale it up and switch when ready.
+
+        Nothing moves until every replica is ready (the switch invariant); the
+        Deployment's watch wakes the release as its pods come up.
+        """
+        needed = max(needed, kept.replicas)
+        replicas, ready = kept.replicas, kept.ready_replicas
+        if replicas < needed:
+            self.draft.act(ScaleDeployment(kept.name, needed))
+        message = (
+            f"{reason}: rolling back to {revision} as soon as it is ready "
+            f"({ready}/{needed} replicas ready)"
+        )
+        if self.status.message != message:
+            self.draft.event("RollbackWaiting", message, warning=True)
+        self.draft.set(message=message)
+        self.draft.progress = ("RollbackWaiting", message)
+        self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds * 5)
+        return f"{_PENDING}: {message}"
+
     def _drop_candidate(self, outcome: str, record: bool = True) -> None:
         """Remove an in-flight candidate that is no longer the desired revision."""
         candidate = self.status.preview
@@ -644,17 +914,29 @@ class _Release:
         self.draft.set(preview=None)
         self.draft.continue_now = True
 
-    def _delete_unselected(self, revision: str, deployment: str) -> None:
-        """Delete a revision's Deployment unless it is active, held or selected."""
+    def _delete_unselected(
+        self, revision: str, deployment: str, uid: str = "", guard: bool = True
+    ) -> None:
+        """Delete a revision's Deployment unless it is active, held, selected or reached.
+
+        ``guard`` False skips the active/held protection, for a hold being retired.
+        EndpointSlices are the proof: a revision still reached keeps its pods.
+        """
         protected = {r.revision for r in (self.status.active, self.status.previous) if r}
         selector = self.obs.stable.selector if self.obs.stable else None
-        if revision in protected or selector == names.revision_selector(self.ctx.name, revision):
+        if guard and revision in protected:
+            return
+        if selector == names.revision_selector(self.ctx.name, revision):
+            return
+        if self.obs.stable_endpoints.get(revision, 0) > 0:
+            self.draft.wake_in(self.ctx.switch_confirm_requeue_seconds)
             return
         queued = any(
             isinstance(a, DeleteDeployment) and a.revision == revision for a in self.draft.actions
         )
-        if revision in self.obs.deployments and not queued:
-            self.draft.act(DeleteDeployment(deployment, revision))
+        live = self.obs.deployments.get(revision)
+        if live is not None and not queued:
+            self.draft.act(DeleteDeployment(deployment, revision, uid or live.uid))
 
     def _delete_strays(self) -> None:
         """Deployments of this release that no status block accounts for (e.g. a crash)."""
@@ -693,9 +975,12 @@ class _Release:
             self.draft.continue_now = True
             return
         # A Job left by an attempt whose status was lost (a crash) must not stand in
-        # for this run: its result belongs to other pods. Number past every Job seen.
-        while names.job_name(self.ctx.name, revision, check.name, stage, run) in self.obs.jobs:
+        # for this run: its result belongs to other pods. Number past every Job seen,
+        # and past names held by objects that are not ours.
+        taken = set(self.obs.jobs) | set(self.obs.foreign_jobs)
+        while names.job_name(self.ctx.name, revision, check.name, stage, run) in taken:
             run += 1
+        self._prune_finished_jobs(check, stage, revision, run)
         self.draft.act(CreateJob(build_check_job(self.ctx, check, stage, revision, run, url)))
         entry = CheckStatus(
             name=check.name,
@@ -710,6 +995,14 @@ class _Release:
             attempts=1,
         )
         self.draft.set(checks=chk.upsert(self.status.checks, entry))
+
+    def _prune_finished_jobs(self, check: Check, stage: str, revision: str, run: int) -> None:
+        """Hold checks re-run for the whole hold: keep only the last finished Job."""
+        for older in range(max(1, run - _PRUNE_WINDOW), run - 1):
+            name = names.job_name(self.ctx.name, revision, check.name, stage, older)
+            job = self.obs.jobs.get(name)
+            if job is not None and (job.succeeded or job.failed):
+                self.draft.act(DeleteJob(name, job.uid))
 
     def _observe_job(self, check: Check, stage: str, revision: str, last: CheckStatus) -> None:
         job_name = names.job_name(self.ctx.name, revision, check.name, stage, last.run)
@@ -806,7 +1099,6 @@ def infrastructure_inputs_for(
 
 
 def build_infrastructure_inputs(ctx: ReleaseContext, spec: ReleaseSpec) -> InfrastructureInputs:
-    target = spec.service.target_port
     return InfrastructureInputs(
         release=ctx.name,
         release_namespace=ctx.namespace,
@@ -817,8 +1109,8 @@ def build_infrastructure_inputs(ctx: ReleaseContext, spec: ReleaseSpec) -> Infra
         service_name=spec.service.name,
         service_type=spec.service.type,
         service_port=spec.service.port,
-        # A named target port is resolved by the Service itself; the module takes numbers.
-        target_port=target if isinstance(target, int) else 0,
+        # A number or a named container port: the module accepts both.
+        target_port=spec.service.target_port,
         preview_service_name=spec.preview_service_name,
         labels=names.release_labels(ctx.name),
         extra_variables=spec.infrastructure.variables,
@@ -857,8 +1149,11 @@ def _finish(
             put(ConditionType.READY, FALSE, reason, message)
         else:
             put(ConditionType.RECONCILING, FALSE, "Succeeded", status.message)
-            if status.phase == Phase.COMPLETE and desired_live:
+            unreached = _why_not_reached(ctx, status, observed)
+            if status.phase == Phase.COMPLETE and desired_live and not unreached:
                 put(ConditionType.READY, TRUE, "Released", status.message)
+            elif status.phase == Phase.COMPLETE and unreached:
+                put(ConditionType.READY, FALSE, *unreached)
             else:
                 put(ConditionType.READY, FALSE, status.phase, status.message)
     if spec is not None:
@@ -898,6 +1193,25 @@ def _finish(
     )
 
 
+def _why_not_reached(
+    ctx: ReleaseContext, status: ReleaseStatus, observed: Observed
+) -> tuple[str, str] | None:
+    """(reason, message) when the stable Service does not carry the active revision's
+    traffic: then the release is not Ready, whatever its phase says."""
+    active, stable = status.active, observed.stable
+    if active is None:
+        return ("NotServedYet", "no revision serves yet")
+    if stable is None or not stable.exists:
+        return ("StableServiceMissing", "the stable Service does not exist")
+    if not stable.owned:
+        return ("ServiceNotOwned", f"Service {stable.name} was not created by this release")
+    if dict(stable.selector or {}) != names.revision_selector(ctx.name, active.revision):
+        return ("SelectorDiverged", f"Service {stable.name} does not select {active.revision}")
+    if observed.stable_endpoints.get(active.revision, 0) <= 0:
+        return ("NoReadyEndpoints", f"Service {stable.name} reaches no pod of {active.revision}")
+    return None
+
+
 def _append_history(
     history: tuple[HistoryEntry, ...], candidate: Candidate, finished: str, outcome: str
 ) -> tuple[HistoryEntry, ...]:
@@ -914,17 +1228,6 @@ def _append_history(
 def _replace_previous(previous: Previous, delete_after: str) -> Previous:
     return Previous(
         previous.revision, previous.deployment, previous.image, delete_after, previous.draining
-    )
-
-
-def _replace_active(active: ActiveRevision, replicas: int) -> ActiveRevision:
-    return ActiveRevision(
-        active.revision,
-        active.deployment,
-        active.image,
-        replicas,
-        active.ready_replicas,
-        active.switched_at,
     )
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bluegreen.core import names
+
 
 @dataclass(frozen=True)
 class InfrastructureInputs:
@@ -30,25 +32,22 @@ class InfrastructureInputs:
     service_name: str
     service_type: str
     service_port: int
-    target_port: int
+    target_port: int | str
+    """A container port number or an IANA service name (a named container port)."""
     preview_service_name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     extra_variables: Mapping[str, Any] = field(default_factory=dict)
-    """``spec.infrastructure.terraform.variables``: they override derived ones."""
+    """``spec.infrastructure.terraform.variables``: only for variables the operator
+    does not derive; derived ones always win."""
 
     def terraform_variables(self) -> dict[str, Any]:
-        """The module's variables: the user's, then those the operator derives.
+        """The module's variables: the user's, overridden by every one the operator derives.
 
-        Derived identity variables always win: a release must never be able to
-        place Services in another namespace or under another release's name.
+        Identity variables must win so a release can never place Services in
+        another namespace or under another release's name; the Service's shape
+        (type, ports, labels) must win so the Services are the ones the spec
+        describes and status reports.
         """
-        identity = {
-            "release_name": self.release,
-            "namespace": self.namespace,
-            "create_namespace": self.create_namespace,
-            "service_name": self.service_name,
-            "preview_service_name": self.preview_service_name,
-        }
         derived: dict[str, Any] = {
             "release_name": self.release,
             "namespace": self.namespace,
@@ -56,17 +55,20 @@ class InfrastructureInputs:
             "service_name": self.service_name,
             "service_type": self.service_type,
             "service_port": self.service_port,
-            "target_port": self.target_port,
+            # The module takes a string: a port number or a named container port.
+            "target_port": str(self.target_port),
             "preview_service_name": self.preview_service_name,
             "labels": dict(self.labels),
         }
-        derived.update(self.extra_variables)
-        derived.update(identity)
-        return derived
+        return {**self.extra_variables, **derived}
 
     def state_key(self) -> str:
-        """A name unique per release, usable as Terraform's ``secret_suffix``."""
-        return f"{self.release_namespace}-{self.release}"
+        """Terraform's ``secret_suffix`` and the working directory's name: one per release."""
+        return names.state_key(self.release_namespace, self.release)
+
+    def legacy_state_key(self) -> str:
+        """The key older versions used; state found under it is migrated (``core.tfstate``)."""
+        return names.legacy_state_key(self.release_namespace, self.release)
 
 
 def inputs_hash(inputs: InfrastructureInputs, module_checksum: str) -> str:

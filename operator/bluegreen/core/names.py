@@ -14,6 +14,8 @@ ADOPT_ANNOTATION = "bluegreen.dev/adopt"
 """Written by a human on an existing Service: its value, a release name, lets that
 release take the Service over. Without it a Service we did not create is never written."""
 RESERVED_LABEL_PREFIX = "bluegreen.dev/"
+TEMPLATE_REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+"""Set by the Deployment controller: 1 until someone changes the pod template."""
 FIELD_MANAGER = "bluegreen-operator"
 FINALIZER = "bluegreen.dev/finalizer"
 MAX_NAME = 63

@@ -21,6 +21,12 @@ class DeploymentState:
     generation: int = 1
     observed_generation: int = 0
     deleting: bool = False
+    uid: str = ""
+    """Deletes carry it as a precondition: never delete a look-alike re-created meanwhile."""
+    template_changed: bool = False
+    """Someone changed the pod template after we created it: its pods are not the ones
+    that were checked (the Deployment controller counts template changes in
+    ``deployment.kubernetes.io/revision``; ours stay at 1, scaling does not count)."""
 
     @property
     def available(self) -> bool:
@@ -47,6 +53,19 @@ class ServiceState:
     selector: Mapping[str, str] | None = None
     cluster_ip: str | None = None
     port: int | None = None
+    owned: bool = True
+    """Created by the operator for this release (``core.ownership``); a Service that
+    is not is never written."""
+    adoptable: bool = False
+    """Not ours, but a human annotated it to be handed over to this release."""
+    uid: str = ""
+    resource_version: str = ""
+    """The selector patch is fenced on it: a Service changed since we looked is re-read."""
+
+    @property
+    def usable(self) -> bool:
+        """The Service exists and the operator may write it."""
+        return self.exists and self.owned
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,7 @@ class JobState:
     succeeded: bool = False
     failed: bool = False
     message: str = ""
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,3 +97,10 @@ class Observed:
     """Raw value of the ``bluegreen.dev/action`` annotation, if any."""
     deleting: bool = False
     """The CR carries a deletionTimestamp."""
+    foreign_deployments: frozenset[str] = frozenset()
+    """Names of Deployments that look like this release's (name or labels) but are
+    not controlled by it: never written, and a name among them is never created."""
+    foreign_jobs: frozenset[str] = frozenset()
+    """Job names taken by objects this release does not control."""
+    exposing_services: tuple[str, ...] = ()
+    """Other Services of the namespace whose selector matches the release's pods."""

@@ -7,12 +7,16 @@ CRD becomes a Stalled condition with a reason instead of a crash.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from bluegreen.core.body_regex import BodyRegexError, compile_body_regex
 from bluegreen.core.errors import SpecError
+from bluegreen.core.ownership import reserved_label_keys
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 DeletionPolicy = Literal["Delete", "Retain"]
@@ -21,6 +25,19 @@ MAX_HOLD_SECONDS = 7 * 24 * 3600
 DEFAULT_READINESS_TIMEOUT = 600
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_HOLD_CHECK_INTERVAL = 30
+
+# Caps on what a release author controls in a check; the CRD schema uses the
+# same numbers, and parse_spec re-checks them for specs that predate it.
+MAX_CHECKS = 16
+"""Checks per list (smoke, hold)."""
+HTTP_TIMEOUT_MIN, HTTP_TIMEOUT_MAX = 1, 60
+"""http.timeoutSeconds bounds: one attempt, connect to last body byte."""
+HTTP_ATTEMPTS_MAX = 10
+HTTP_EXPECT_BODY_MAX_CHARS = 1024
+HTTP_EXPECT_BODY_REGEX_MAX_CHARS = 256
+HTTP_PATH_MAX_CHARS = 1024
+HTTP_URL_MAX_CHARS = 2048
+JOB_TIMEOUT_MIN, JOB_TIMEOUT_MAX = 1, 3600
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,8 @@ class ReleaseSpec:
 
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f]")
+"""Whitespace and control characters: never part of a URL we send."""
 
 
 def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
@@ -115,6 +134,14 @@ def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
     containers = _mapping(template.get("spec", {}), "spec.template.spec").get("containers")
     if not isinstance(containers, list) or not containers:
         raise SpecError("InvalidTemplate", "spec.template.spec.containers must list a container")
+    template_meta = _mapping(template.get("metadata") or {}, "spec.template.metadata")
+    reserved = reserved_label_keys(_mapping(template_meta.get("labels") or {}, "labels"))
+    if reserved:
+        raise SpecError(
+            "InvalidTemplate",
+            f"spec.template.metadata.labels may not set {reserved}: the operator's "
+            "selectors depend on them",
+        )
     replicas = _int(raw.get("replicas", 1), "spec.replicas", minimum=1)
     service = _service(_mapping(raw.get("service"), "spec.service"))
     preview_raw = raw.get("previewService") or {}
@@ -187,10 +214,15 @@ RESERVED_VARIABLES = frozenset(
         "create_namespace",
         "service_name",
         "preview_service_name",
+        "service_type",
+        "service_port",
+        "target_port",
+        "labels",
         "kubeconfig_path",
     }
 )
-"""Module variables the operator derives: where things live is not the spec's to say."""
+"""Module variables the operator derives: where things live and what the Services look
+like come from ``spec.service`` and the release's identity, not from free-form inputs."""
 
 
 def _infrastructure(raw: Any) -> InfrastructureSpec:
@@ -226,6 +258,8 @@ def _promotion(raw: Any) -> PromotionSpec:
 def _checks(raw: Any, where: str) -> tuple[Check, ...]:
     if not isinstance(raw, list):
         raise SpecError("InvalidCheck", f"{where} must be a list")
+    if len(raw) > MAX_CHECKS:
+        raise SpecError("InvalidCheck", f"{where} may list at most {MAX_CHECKS} checks")
     checks = tuple(_check(_mapping(item, where), where) for item in raw)
     names = [c.name for c in checks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -243,37 +277,123 @@ def _check(raw: Mapping[str, Any], where: str) -> Check:
     if http_raw is not None:
         return Check(name=name, http=_http(_mapping(http_raw, where), f"{where} '{name}'"))
     job = _mapping(job_raw, where)
+    timeout = _check_int(
+        job.get("timeoutSeconds", 300),
+        f"{where} '{name}': job.timeoutSeconds",
+        JOB_TIMEOUT_MIN,
+        JOB_TIMEOUT_MAX,
+    )
     return Check(
         name=name,
         job=JobCheck(
             template=_mapping(job.get("template"), f"{where} '{name}'.job.template"),
-            timeout_seconds=_int(job.get("timeoutSeconds", 300), "job.timeoutSeconds", minimum=1),
+            timeout_seconds=timeout,
         ),
     )
 
 
 def _http(raw: Mapping[str, Any], where: str) -> HttpCheck:
+    """An HTTP check, with every field a release author controls bounded.
+
+    The bounds keep one check's cost (time, bytes read, regex work) small and
+    known in advance: checks run on the operator's event loop beside every other
+    release. Messages never echo ``url``: it may carry credentials.
+    """
     path = str(raw.get("path", "/"))
     if not path.startswith("/"):
         raise SpecError("InvalidCheck", f"{where}: http.path must start with '/'")
+    if len(path) > HTTP_PATH_MAX_CHARS or _UNSAFE_CHARS.search(path):
+        raise SpecError(
+            "InvalidCheck",
+            f"{where}: http.path must be at most {HTTP_PATH_MAX_CHARS} characters, "
+            "without spaces or control characters",
+        )
+    body = raw.get("expectBody")
+    if body is not None and len(str(body)) > HTTP_EXPECT_BODY_MAX_CHARS:
+        raise SpecError(
+            "InvalidCheck",
+            f"{where}: http.expectBody must be at most {HTTP_EXPECT_BODY_MAX_CHARS} characters",
+        )
     regex = raw.get("expectBodyRegex")
     if regex is not None:
-        try:
-            re.compile(str(regex))
-        except re.error as err:
-            raise SpecError("InvalidCheck", f"{where}: bad expectBodyRegex: {err}") from err
+        _body_regex(str(regex), where)
     port = raw.get("port")
     url = raw.get("url")
     return HttpCheck(
         path=path,
-        port=_int(port, "http.port", minimum=1, maximum=65535) if port is not None else None,
-        url=str(url).rstrip("/") if url else None,
-        expect_status=_int(raw.get("expectStatus", 200), "http.expectStatus", minimum=100),
-        expect_body=str(raw["expectBody"]) if raw.get("expectBody") is not None else None,
+        port=_check_int(port, f"{where}: http.port", 1, 65535) if port is not None else None,
+        url=_http_url(url, where) if url else None,
+        expect_status=_check_int(
+            raw.get("expectStatus", 200), f"{where}: http.expectStatus", 100, 599
+        ),
+        expect_body=str(body) if body is not None else None,
         expect_body_regex=str(regex) if regex is not None else None,
-        timeout_seconds=float(raw.get("timeoutSeconds", 5)),
-        attempts=_int(raw.get("attempts", 3), "http.attempts", minimum=1, maximum=100),
+        timeout_seconds=_seconds(raw.get("timeoutSeconds", 5), where),
+        attempts=_check_int(
+            raw.get("attempts", 3), f"{where}: http.attempts", 1, HTTP_ATTEMPTS_MAX
+        ),
     )
+
+
+def _check_int(value: Any, where: str, minimum: int, maximum: int) -> int:
+    """``_int`` with the check's reason: every bad check field reads InvalidCheck."""
+    try:
+        return _int(value, where, minimum=minimum, maximum=maximum)
+    except SpecError as err:
+        raise SpecError("InvalidCheck", err.message) from None
+
+
+def _body_regex(pattern: str, where: str) -> None:
+    if len(pattern) > HTTP_EXPECT_BODY_REGEX_MAX_CHARS:
+        raise SpecError(
+            "InvalidCheck",
+            f"{where}: http.expectBodyRegex must be at most "
+            f"{HTTP_EXPECT_BODY_REGEX_MAX_CHARS} characters",
+        )
+    try:
+        compile_body_regex(pattern)
+    except BodyRegexError as err:
+        raise SpecError("InvalidCheck", f"{where}: bad expectBodyRegex (RE2): {err}") from None
+
+
+def _http_url(value: Any, where: str) -> str:
+    """A base URL, ``http[s]://host[:port][/path]``; never quoted back (credentials)."""
+    url = str(value)
+    if len(url) > HTTP_URL_MAX_CHARS or _UNSAFE_CHARS.search(url):
+        raise SpecError(
+            "InvalidCheck",
+            f"{where}: http.url must be at most {HTTP_URL_MAX_CHARS} characters, "
+            "without spaces or control characters",
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SpecError("InvalidCheck", f"{where}: http.url is not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise SpecError("InvalidCheck", f"{where}: http.url scheme must be http or https")
+    if "@" in parts.netloc:
+        raise SpecError("InvalidCheck", f"{where}: http.url must not carry credentials")
+    if not parts.hostname:
+        raise SpecError("InvalidCheck", f"{where}: http.url must name a host")
+    if port == 0:
+        raise SpecError("InvalidCheck", f"{where}: http.url port must be 1..65535")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise SpecError(
+            "InvalidCheck", f"{where}: http.url must not have a query or fragment (use path)"
+        )
+    return url.rstrip("/")
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise SpecError("InvalidCheck", f"{where}: http.timeoutSeconds must be a number")
+    if not HTTP_TIMEOUT_MIN <= value <= HTTP_TIMEOUT_MAX:
+        raise SpecError(
+            "InvalidCheck",
+            f"{where}: http.timeoutSeconds must be {HTTP_TIMEOUT_MIN}..{HTTP_TIMEOUT_MAX}",
+        )
+    return float(value)
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import JSON
-from bluegreen.core import names
+from bluegreen.core import names, ownership
 from bluegreen.core.observed import DeploymentState, JobState, Observed, ServiceState
+from bluegreen.core.revision import compute_revision
 
 
 def service_names(spec: Mapping[str, Any]) -> tuple[str, str]:
@@ -22,37 +23,111 @@ def service_names(spec: Mapping[str, Any]) -> tuple[str, str]:
 async def observe(kube: Kube, body: Mapping[str, Any]) -> Observed:
     meta = body["metadata"]
     namespace, release = str(meta["namespace"]), str(meta["name"])
-    stable_name, preview_name = service_names(body.get("spec") or {})
-
-    async def service(name: str) -> JSON | None:
-        return await kube.services.get(namespace, name) if name else None
+    uid = str(meta.get("uid", ""))
+    spec = body.get("spec") or {}
+    stable_name, preview_name = service_names(spec)
 
     async def slices() -> list[JSON]:
         return (
             await kube.endpoints.slices_for_service(namespace, stable_name) if stable_name else []
         )
 
-    deployments, stable, preview, slice_list, pods, jobs = await asyncio.gather(
+    # One LIST of the namespace's Services, not two GETs: it also shows which other
+    # Services would select the release's pods.
+    labeled, services, slice_list, pods, jobs = await asyncio.gather(
         kube.deployments.list_for_release(namespace, release),
-        service(stable_name),
-        service(preview_name),
+        kube.services.list(namespace),
         slices(),
         kube.endpoints.pods_for_release(namespace, release),
         kube.jobs.list_for_release(namespace, release),
     )
-    endpoints, unknown = count_ready_endpoints(slice_list, pods)
+    ours = [d for d in labeled if _controlled(d, uid)]
+    foreign = {d["metadata"]["name"] for d in labeled if not _controlled(d, uid)}
+    desired = desired_revision(spec)
+    wanted_name = names.deployment_name(release, desired) if desired else ""
+    if wanted_name and all(d["metadata"]["name"] != wanted_name for d in ours):
+        # A Deployment without our labels may hold the name we are about to create.
+        found = await kube.deployments.get(namespace, wanted_name)
+        if found is not None and not _controlled(found, uid):
+            foreign.add(wanted_name)
+    deployments = _deployments(ours)
+    by_name = {str(s["metadata"]["name"]): s for s in services}
+    endpoints, unknown = count_ready_endpoints(slice_list, owned_pods(pods, deployments))
     annotations = meta.get("annotations") or {}
     return Observed(
         generation=int(meta.get("generation") or 0),
-        deployments=_deployments(deployments),
-        stable=_service(stable_name, stable),
-        preview=_service(preview_name, preview),
+        deployments=deployments,
+        stable=_service(stable_name, by_name.get(stable_name), release),
+        preview=_service(preview_name, by_name.get(preview_name), release),
         stable_endpoints=endpoints,
         stable_unknown_endpoints=unknown,
-        jobs=_jobs(jobs),
+        jobs=_jobs([j for j in jobs if _controlled(j, uid)]),
         action=annotations.get(names.ACTION_ANNOTATION) or None,
         deleting=bool(meta.get("deletionTimestamp")),
+        foreign_deployments=frozenset(foreign),
+        foreign_jobs=frozenset(str(j["metadata"]["name"]) for j in jobs if not _controlled(j, uid)),
+        exposing_services=exposing_services(
+            services, release, desired, spec, exclude={stable_name, preview_name}
+        ),
     )
+
+
+def desired_revision(spec: Mapping[str, Any]) -> str:
+    template = spec.get("template")
+    return compute_revision(template) if isinstance(template, Mapping) else ""
+
+
+def _controlled(item: Mapping[str, Any], uid: str) -> bool:
+    return ownership.controlled_by(item["metadata"].get("ownerReferences"), uid)
+
+
+def owned_pods(pods: list[JSON], deployments: Mapping[str, DeploymentState]) -> list[JSON]:
+    """Pods run by a ReplicaSet of one of our Deployments; look-alike pods are left out.
+
+    Anyone may put our labels on a pod. Counting only pods whose controller is a
+    ReplicaSet named after our Deployment of the same revision keeps them from being
+    mistaken for a revision's endpoints (they then count as unknown, which blocks a
+    switch confirmation instead of faking one).
+    """
+    result = []
+    for pod in pods:
+        meta = pod["metadata"]
+        revision = (meta.get("labels") or {}).get(names.REVISION_LABEL, "")
+        deployment = deployments.get(revision)
+        if deployment is None:
+            continue
+        controllers = [
+            ref
+            for ref in meta.get("ownerReferences") or ()
+            if ref.get("controller") is True and ref.get("kind") == "ReplicaSet"
+        ]
+        if any(str(ref.get("name", "")).startswith(f"{deployment.name}-") for ref in controllers):
+            result.append(pod)
+    return result
+
+
+def exposing_services(
+    services: list[JSON],
+    release: str,
+    revision: str,
+    spec: Mapping[str, Any],
+    exclude: set[str],
+) -> tuple[str, ...]:
+    """Services other than the release's own whose selector matches its pods' labels."""
+    if not revision:
+        return ()
+    template = spec.get("template") or {}
+    template_labels = (template.get("metadata") or {}).get("labels") or {}
+    labels = {**template_labels, **names.revision_labels(release, revision)}
+    found = []
+    for service in services:
+        name = str(service["metadata"]["name"])
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if name in exclude or not selector:
+            continue
+        if all(labels.get(key) == value for key, value in selector.items()):
+            found.append(name)
+    return tuple(sorted(found))
 
 
 def count_ready_endpoints(slices: list[JSON], pods: list[JSON]) -> tuple[dict[str, int], int]:
@@ -101,15 +176,21 @@ def _deployments(items: list[JSON]) -> dict[str, DeploymentState]:
             generation=int(meta.get("generation") or 1),
             observed_generation=int(status.get("observedGeneration") or 0),
             deleting=bool(meta.get("deletionTimestamp")),
+            uid=str(meta.get("uid", "")),
+            template_changed=(meta.get("annotations") or {}).get(
+                names.TEMPLATE_REVISION_ANNOTATION, "1"
+            )
+            != "1",
         )
     return result
 
 
-def _service(name: str, item: JSON | None) -> ServiceState | None:
+def _service(name: str, item: JSON | None, release: str) -> ServiceState | None:
     if not name:
         return None
     if item is None:
         return ServiceState(name=name, exists=False)
+    meta = item["metadata"]
     spec = item.get("spec") or {}
     ports = spec.get("ports") or [{}]
     ip = spec.get("clusterIP")
@@ -119,6 +200,10 @@ def _service(name: str, item: JSON | None) -> ServiceState | None:
         selector=dict(spec.get("selector") or {}) or None,
         cluster_ip=ip if ip and ip != "None" else None,
         port=ports[0].get("port"),
+        owned=ownership.service_owner(meta.get("labels")) == release,
+        adoptable=ownership.adoption_requested_by(meta.get("annotations")) == release,
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
     )
 
 
@@ -139,5 +224,6 @@ def _jobs(items: list[JSON]) -> dict[str, JobState]:
             succeeded="Complete" in conditions,
             failed=failed is not None,
             message=str((failed or {}).get("message") or (failed or {}).get("reason") or ""),
+            uid=str(meta.get("uid", "")),
         )
     return result

@@ -8,6 +8,7 @@ import pytest
 
 from bluegreen.core import names
 from bluegreen.core.actions import (
+    EmitEvent,
     ApplyInfrastructure,
     ClearActionAnnotation,
     CreateDeployment,
@@ -178,7 +179,8 @@ def test_previous_not_deleted_while_still_routed() -> None:
     release.step()
     # The EndpointSlices still show v1: the switch is not confirmed.
     assert release.status.phase == Phase.SWITCHING
-    release.advance(120)
+    # Past the hold, within the switch deadline (120 s): v1 is still reached.
+    release.advance(100)
     assert release.status.phase == Phase.SWITCHING
     assert v1 in release.world.deployments
     assert not release.actions_of(DeleteDeployment)
@@ -186,6 +188,24 @@ def test_previous_not_deleted_while_still_routed() -> None:
     release.advance(1)
     assert release.status.phase == Phase.COMPLETE
     assert [d.revision for d in release.actions_of(DeleteDeployment)] == [v1]
+
+
+def test_switch_not_confirmed_by_its_deadline_goes_back_to_the_held_revision() -> None:
+    release = released(V1, hold=600)
+    v1 = revision_of(release.spec)
+    release.spec = make_spec(V2, hold=600)
+    release.world.endpoints_lag = True
+    release.step()
+    assert release.status.phase == Phase.SWITCHING
+    release.advance(121)
+    assert release.status.active is not None
+    assert release.status.active.revision == v1
+    assert release.world.services["shop"].selector == names.revision_selector("shop", v1)
+    assert release.status.phase == Phase.ROLLED_BACK
+    assert any(
+        e.reason == "RollbackStarted" and "did not reach" in e.message
+        for e in release.actions_of(EmitEvent)
+    )
 
 
 def test_selector_edited_by_hand_is_restored_and_previous_kept_until_unrouted() -> None:
@@ -535,11 +555,31 @@ def test_hold_check_failure_rolls_back_automatically() -> None:
     assert selected(release) == v1
 
 
-def test_rollback_blocked_when_previous_is_not_ready() -> None:
+def test_rollback_to_an_unready_previous_scales_it_up_and_switches_once_ready() -> None:
     release = holding(hold_interval=60)
     v1, v2 = revision_of(make_spec(V1)), revision_of(release.spec)
     release.world.auto_ready = False
+    release.world.deployments[v1].replicas = 1
     release.world.set_ready(v1, 1)
+    release.world.http_outcomes[("live", v2)] = False
+    release.advance(60)
+    # Never onto a revision with fewer ready pods than wanted: v2 keeps the traffic ...
+    assert selected(release) == v2
+    # ... while v1 is scaled back to the serving size, and the release says so.
+    assert release.world.deployments[v1].replicas == release.world.deployments[v2].replicas
+    assert not is_stalled(release.status)
+    assert "RollbackWaiting" in release.reasons()
+    assert "rolling back to" in release.status.message
+    release.world.set_ready(v1)
+    release.advance(10)
+    assert selected(release) == v1
+    assert release.status.phase == Phase.ROLLED_BACK
+
+
+def test_rollback_to_a_previous_edited_by_hand_is_refused() -> None:
+    release = holding(hold_interval=60)
+    v1, v2 = revision_of(make_spec(V1)), revision_of(release.spec)
+    release.world.deployments[v1].template_changed = True
     release.world.http_outcomes[("live", v2)] = False
     release.advance(60)
     assert selected(release) == v2
@@ -951,7 +991,7 @@ def test_spec_revert_to_an_unready_previous_waits_without_looping() -> None:
     result = release.step()
     assert result.iterations < 5
     assert not result.last.continue_now and result.last.requeue_after is not None
-    assert is_stalled(release.status)
+    assert "RollbackWaiting" in release.reasons()
     assert selected(release) == revision_of(make_spec(V2))
     release.world.set_ready(v1)
     release.advance(10)

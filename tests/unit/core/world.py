@@ -28,6 +28,7 @@ from bluegreen.core.actions import (
     CreateDeployment,
     CreateJob,
     DeleteDeployment,
+    DeleteJob,
     DeleteJobs,
     DestroyInfrastructure,
     EmitEvent,
@@ -139,6 +140,8 @@ class FakeDeployment:
     deleting: bool = False
     served: bool = False
     """The stable Service selected it at least once (it may be rolled back to)."""
+    template_changed: bool = False
+    """Someone edited its pod template by hand."""
 
     def state(self) -> DeploymentState:
         return DeploymentState(
@@ -152,6 +155,7 @@ class FakeDeployment:
             generation=self.generation,
             observed_generation=self.generation,
             deleting=self.deleting,
+            template_changed=self.template_changed,
         )
 
 
@@ -399,6 +403,8 @@ class World:
                 return self._run_http_check(action, status, now)
             case CreateJob():
                 self._create_job(action.manifest)
+            case DeleteJob():
+                self.jobs.pop(action.name, None)
             case DeleteJobs():
                 self.jobs = {
                     n: j for n, j in self.jobs.items() if j.revision in action.keep_revisions
