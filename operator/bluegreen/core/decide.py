@@ -128,7 +128,12 @@ class _Release:
         if infrastructure == _INFRA_FAILING:
             # No new candidate on broken infrastructure, but the running hold goes on:
             # its checks still guard the switch that happened, and may roll it back.
-            self._hold_beside_candidate()
+            active = self.status.active
+            if active and active.revision == self.desired and self.status.previous:
+                if self.status.phase == Phase.HOLDING:
+                    self._hold()
+            else:
+                self._hold_beside_candidate()
             return
         if self.status.active and self.status.active.revision == self.desired:
             self._desired_is_active()
@@ -353,7 +358,8 @@ class _Release:
                     self.draft.set(phase=Phase.FAILED)
                     return _INFRA_APPLYING
                 return _INFRA_FAILING
-        if first:
+        if first or missing:
+            # Not Complete while a Service is missing: status never claims more than is true.
             self.draft.set(phase=Phase.PROVISIONING, message="applying infrastructure")
         self.draft.progress = ("Provisioning", "applying the infrastructure module")
         self.draft.act(ApplyInfrastructure(inputs=inputs, inputs_hash=wanted))
@@ -496,6 +502,9 @@ class _Release:
             self.draft.continue_now = True
             return
         self._set(ConditionType.TRAFFIC_SWITCHED, TRUE, "Confirmed", f"serving {active.revision}")
+        # Revisions no block accounts for (a retired hold still reached at its switch, a
+        # crash) go as soon as nothing routes to them, also during a hold.
+        self._delete_strays()
         if self.status.previous and self._hold():
             return
         # Also after a rollback: the spec now asks for the revision that serves.

@@ -8,12 +8,12 @@ import pytest
 
 from bluegreen.core import names
 from bluegreen.core.actions import (
-    EmitEvent,
     ApplyInfrastructure,
     ClearActionAnnotation,
     CreateDeployment,
     CreateJob,
     DeleteDeployment,
+    EmitEvent,
     PatchSelector,
     RunHttpCheck,
 )

@@ -165,6 +165,10 @@ class FakeService:
     cluster_ip: str
     port: int
     selector: dict[str, str] | None = None
+    owner: str | None = "shop"
+    """The release named in its labels; None for a Service the operator did not create."""
+    adopt: str | None = None
+    """The release its adopt annotation names, if any."""
 
 
 @dataclass
@@ -202,6 +206,12 @@ class World:
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     services: dict[str, FakeService] = field(default_factory=dict)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
+    stable_name: str = "shop"
+    """The stable Service the current spec names."""
+    foreign_deployments: set[str] = field(default_factory=set)
+    """Names of Deployments in the namespace that are not this release's."""
+    exposing_services: list[str] = field(default_factory=list)
+    """Other Services whose selector matches the release's pods."""
     annotation: str | None = None
     events: list[EmitEvent] = field(default_factory=list)
     applied: list[Applied] = field(default_factory=list)
@@ -246,6 +256,9 @@ class World:
 
     def see_spec(self, raw_spec: Mapping[str, Any]) -> None:
         """The API server bumps metadata.generation whenever the spec changes."""
+        service = raw_spec.get("service")
+        if isinstance(service, Mapping) and service.get("name"):
+            self.stable_name = str(service["name"])
         text = repr(raw_spec)
         if self._last_spec is not None and text != self._last_spec:
             self.generation += 1
@@ -336,12 +349,14 @@ class World:
                 selector=dict(svc.selector) if svc.selector is not None else None,
                 cluster_ip=svc.cluster_ip,
                 port=svc.port,
+                owned=svc.owner == self.name,
+                adoptable=svc.adopt == self.name,
             )
 
         return Observed(
             generation=self.generation,
             deployments={r: d.state() for r, d in self.deployments.items()},
-            stable=service_state("shop"),
+            stable=service_state(self.stable_name),
             preview=service_state("shop-preview"),
             stable_endpoints=dict(self._endpoints),
             jobs={
@@ -355,6 +370,8 @@ class World:
                 for j in self.jobs.values()
             },
             action=self.annotation,
+            foreign_deployments=frozenset(self.foreign_deployments),
+            exposing_services=tuple(self.exposing_services),
         )
 
     # ------------------------------------------------------------ actions
@@ -428,8 +445,16 @@ class World:
             (action.inputs.preview_service_name, PREVIEW_IP),
         ):
             # Terraform ignores selector changes: an existing Service keeps its selector.
-            if svc_name not in self.services:
+            existing = self.services.get(svc_name)
+            if existing is None:
                 self.services[svc_name] = FakeService(svc_name, ip, action.inputs.service_port)
+            elif existing.owner != self.name:
+                if existing.adopt != self.name:
+                    self.violations.append(f"applied over foreign Service {svc_name}")
+                    return results.infrastructure_failed(
+                        status, action.inputs_hash, "ServiceNotOwned", self.generation, now
+                    )
+                existing.owner = self.name  # adopted: the module stamps our labels
         outputs = InfrastructureOutputs(
             stable_service=action.inputs.service_name,
             preview_service=action.inputs.preview_service_name,
@@ -444,6 +469,9 @@ class World:
         svc = self.services.get(action.service)
         if svc is None:
             self.violations.append(f"patched missing Service {action.service}")
+            return
+        if svc.owner != self.name:
+            self.violations.append(f"patched foreign Service {action.service}")
             return
         svc.selector = dict(action.selector)
         if action.stable:
