@@ -51,7 +51,7 @@ def test_plain_pod_becomes_ready_and_never_ready_pod_does_not(
     core = client.CoreV1Api(api_client)
     core.create_namespaced_pod(namespace, pod("healthy", {"app": "x"}))
     core.create_namespaced_pod(
-        namespace, pod("stuck", {"app": "x", "bluegreen.dev/test-never-ready": "true"})
+        namespace, pod("stuck", {"app": "x", "test.bluegreen.dev/never-ready": "true"})
     )
 
     wait_until(
@@ -78,7 +78,7 @@ def test_crashloop_pod_restarts_and_never_becomes_ready(
     api_client: Any, namespace: str, wait_until: Callable[..., Any]
 ) -> None:
     core = client.CoreV1Api(api_client)
-    core.create_namespaced_pod(namespace, pod("crasher", {"bluegreen.dev/test-crashloop": "true"}))
+    core.create_namespaced_pod(namespace, pod("crasher", {"test.bluegreen.dev/crashloop": "true"}))
 
     def restarts() -> int:
         p = core.read_namespaced_pod("crasher", namespace)
@@ -105,7 +105,7 @@ def test_job_pods_complete_or_fail_on_request(
     core = client.CoreV1Api(api_client)
     batch.create_namespaced_job(namespace, job("passes", {"check": "passes"}))
     batch.create_namespaced_job(
-        namespace, job("fails", {"check": "fails", "bluegreen.dev/test-job-fail": "true"})
+        namespace, job("fails", {"check": "fails", "test.bluegreen.dev/job-fail": "true"})
     )
 
     done = wait_until(

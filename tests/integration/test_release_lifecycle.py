@@ -69,7 +69,7 @@ def test_candidate_never_ready_fails_at_deadline(
             apps["v2"].url,
             "V2",
             readiness_timeout=4,
-            pod_labels={"bluegreen.dev/test-never-ready": "true"},
+            pod_labels={"test.bluegreen.dev/never-ready": "true"},
         )
     )
     rel.wait_phase("Deploying")
@@ -110,7 +110,7 @@ def test_newer_spec_supersedes_in_flight_candidate(
             apps["v2"].url,
             "V2",
             readiness_timeout=120,
-            pod_labels={"bluegreen.dev/test-never-ready": "true"},
+            pod_labels={"test.bluegreen.dev/never-ready": "true"},
         )
     )
     stuck = rel.wait_phase("Deploying")

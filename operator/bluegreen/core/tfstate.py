@@ -176,3 +176,32 @@ def migrated_secret(legacy: Mapping[str, Any], key: str) -> dict[str, Any]:
     if legacy.get("type"):
         body["type"] = legacy["type"]
     return body
+
+
+def _uid_of(values: Any) -> str:
+    if not isinstance(values, Mapping):
+        return ""
+    metadata = values.get("metadata") or [{}]
+    first = metadata[0] if isinstance(metadata, list) and metadata else {}
+    return str(first.get("uid") or "") if isinstance(first, Mapping) else ""
+
+
+def unexpected_targets(plan: Mapping[str, Any], judged: Mapping[str, str]) -> list[str]:
+    """Addresses a saved plan would change or delete on an object other than the one judged.
+
+    ``plan`` is ``terraform show -json <plan>``; ``judged`` maps each Service
+    address to the uid of the live object found writable ("" when there was
+    none). Terraform finds objects by name, so a Service replaced between the
+    ownership check and the plan would otherwise be written as if it were ours.
+    """
+    unexpected = []
+    for change in plan.get("resource_changes") or []:
+        address = change.get("address")
+        if address not in judged:
+            continue
+        actions = set((change.get("change") or {}).get("actions") or [])
+        if not actions & {"update", "delete"}:
+            continue
+        if _uid_of((change.get("change") or {}).get("before")) != judged[address]:
+            unexpected.append(str(address))
+    return unexpected

@@ -302,7 +302,7 @@ def test_a_superseded_hold_is_deleted_only_once_endpoints_leave_it() -> None:
     release.spec = make_spec(V3, hold=600, hold_checks=[http_check("live")])
     release.world.endpoints_lag = True
     # The stale EndpointSlices still list v1 (e.g. right after a rollback).
-    release.world._endpoints = {v1: 3}  # noqa: SLF001  # the world's lagging slices
+    release.world._endpoints = {v1: 3}  # the lagging slices
     release.step()
     assert not [d for d in release.actions_of(DeleteDeployment) if d.revision == v1]
     release.world.endpoints_lag = False
