@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bluegreen.adapters.check_targets import parse_allowed_hosts
+
 
 @dataclass(frozen=True)
 class OperatorConfig:
@@ -23,6 +25,10 @@ class OperatorConfig:
     terraform_timeout_seconds: float
     kubeconfig: str | None
     verbose: bool = False
+    check_allowed_hosts: tuple[str, ...] = ()
+    """Hosts, IPs and CIDRs an explicit ``http.url`` of a check may name; empty: none."""
+    switch_timeout_seconds: float = 120
+    """How long a switch may take to show in EndpointSlices before it is undone."""
 
 
 def _default_module_dir() -> Path:
@@ -80,6 +86,21 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         default=float(env.get("BLUEGREEN_TERRAFORM_TIMEOUT", "300")),
     )
     parser.add_argument("--kubeconfig", default=env.get("KUBECONFIG") or None)
+    parser.add_argument(
+        "--check-allowed-hosts",
+        type=_allowed_hosts,
+        default=env.get("BLUEGREEN_CHECK_ALLOWED_HOSTS", ""),
+        help="comma-separated hostnames, IPs and CIDRs that a check's explicit http.url may "
+        "name (env BLUEGREEN_CHECK_ALLOWED_HOSTS); default: none, checks reach only the "
+        "release's own Services",
+    )
+    parser.add_argument(
+        "--switch-timeout",
+        type=float,
+        default=float(env.get("BLUEGREEN_SWITCH_TIMEOUT", "120")),
+        help="seconds a selector switch may take to show in EndpointSlices; past it a "
+        "forward switch goes back to the held revision",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every handled watch event")
     args = parser.parse_args(argv)
     return OperatorConfig(
@@ -94,4 +115,16 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         terraform_timeout_seconds=args.terraform_timeout,
         kubeconfig=args.kubeconfig,
         verbose=args.verbose,
+        check_allowed_hosts=args.check_allowed_hosts,
+        switch_timeout_seconds=args.switch_timeout,
     )
+
+
+def _allowed_hosts(text: str) -> tuple[str, ...]:
+    """Split and validate now: a typo must stop the start, not silently allow nothing."""
+    entries = tuple(e.strip() for e in text.split(",") if e.strip())
+    try:
+        parse_allowed_hosts(entries)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return entries

@@ -215,3 +215,22 @@ def test_status_stays_small_for_the_largest_accepted_checks(
     rel.apply(release(NAME, "v1", apps["v1"].url, "V1", smoke=smoke))
     rel.wait_condition("Stalled", timeout=120)
     assert len(json.dumps(rel.status())) < 64 * 1024
+
+
+def test_another_service_selecting_the_release_pods_is_flagged(
+    k: Kubectl, namespace: str, operator: Operator, apps: dict[str, App]
+) -> None:
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "catch-all", "namespace": namespace},
+            "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80}]},
+        }
+    )
+    rel = Release(k, namespace, NAME)
+    rel.apply(release(NAME, "v1", apps["v1"].url, "V1", pod_labels={"app": "shop"}))
+    isolated = rel.wait_condition("Isolated", "False")
+    assert isolated["reason"] == "SelectedByOtherService"
+    assert "catch-all" in isolated["message"]
+    assert "SelectedByOtherService" in rel.events()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.reconciler.observe import count_ready_endpoints, service_names
+from bluegreen.core.observed import DeploymentState
+from bluegreen.reconciler.observe import (
+    count_ready_endpoints,
+    desired_revision,
+    exposing_services,
+    owned_pods,
+    service_names,
+)
 
 
 def pod(name: str, revision: str | None) -> dict[str, Any]:
@@ -44,3 +51,39 @@ def test_service_names_default_the_preview() -> None:
     assert service_names({"service": {"name": "shop"}}) == ("shop", "shop-preview")
     assert service_names({"service": {"name": "s"}, "previewService": {"name": "p"}}) == ("s", "p")
     assert service_names({}) == ("", "")
+
+
+def _rs_pod(name: str, revision: str, owner: str | None) -> dict[str, Any]:
+    labels = {"bluegreen.dev/release": "shop", "bluegreen.dev/revision": revision}
+    refs = [{"kind": "ReplicaSet", "name": owner, "controller": True, "uid": "rs"}] if owner else []
+    return {"metadata": {"name": name, "labels": labels, "ownerReferences": refs}}
+
+
+def test_only_pods_of_our_replicasets_count_as_a_revisions_endpoints() -> None:
+    deployments = {"aaa": DeploymentState(name="shop-aaa", revision="aaa", image="i", replicas=1)}
+    pods = [
+        _rs_pod("ours", "aaa", "shop-aaa-5d8f9"),
+        _rs_pod("look-alike", "aaa", None),  # our labels, made by hand
+        _rs_pod("other-rs", "aaa", "billing-77c"),  # our labels, someone else's ReplicaSet
+    ]
+    kept = owned_pods(pods, deployments)
+    assert [p["metadata"]["name"] for p in kept] == ["ours"]
+    slices = [{"endpoints": [endpoint("ours"), endpoint("look-alike"), endpoint("other-rs")]}]
+    assert count_ready_endpoints(slices, kept) == ({"aaa": 1}, 2)
+
+
+def test_services_whose_selector_matches_the_pods_are_reported() -> None:
+    spec = {"template": {"metadata": {"labels": {"app": "shop", "tier": "web"}}, "spec": {}}}
+    revision = desired_revision(spec)
+
+    def svc(name: str, selector: dict[str, str]) -> dict[str, Any]:
+        return {"metadata": {"name": name}, "spec": {"selector": selector}}
+
+    services = [
+        svc("shop", {"bluegreen.dev/release": "shop"}),  # the release's own: excluded
+        svc("catch-all", {"app": "shop"}),
+        svc("narrow", {"app": "shop", "tier": "db"}),
+        svc("headless", {}),
+    ]
+    found = exposing_services(services, "shop", revision, spec, exclude={"shop"})
+    assert found == ("catch-all",)

@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp
 import kopf
 
-from bluegreen.adapters.http_checks import HttpChecker
+from bluegreen.adapters.check_targets import CheckPolicy, parse_allowed_hosts
+from bluegreen.adapters.http_checks import HttpChecker, own_addresses
 from bluegreen.adapters.infrastructure import Infrastructure
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
@@ -46,12 +47,16 @@ async def configure(
     session = aiohttp.ClientSession()
     infrastructure = _infrastructure(config, kube)
     kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"
-    executor = Executor(kube, infrastructure, HttpChecker(session), metrics, kind)
+    checker = HttpChecker(await _check_policy(config))
+    executor = Executor(kube, infrastructure, checker, metrics, kind)
     reconciler = Reconciler(
         kube,
         executor,
         metrics,
-        ReconcilerSettings(drift_interval_seconds=config.drift_interval_seconds),
+        ReconcilerSettings(
+            drift_interval_seconds=config.drift_interval_seconds,
+            switch_timeout_seconds=config.switch_timeout_seconds,
+        ),
     )
     memo["deps"] = Dependencies(kube, reconciler, Wakeups(), session)
     # Everything imported so far lives as long as the process: keep it out of the
@@ -60,14 +65,27 @@ async def configure(
     logger.info("bluegreen-operator started (infrastructure: %s)", config.infrastructure)
 
 
+async def _check_policy(config: OperatorConfig) -> CheckPolicy:
+    """What checks may reach: allowed hosts from the flags; never our own ports."""
+    return CheckPolicy(
+        allowed=parse_allowed_hosts(config.check_allowed_hosts),
+        own_ports=frozenset({config.metrics_port, config.liveness_port}),
+        own_addresses=await own_addresses(),
+    )
+
+
 def _infrastructure(config: OperatorConfig, kube: Kube) -> Infrastructure:
     if config.infrastructure == "kubernetes":
         return KubeInfrastructure(kube)
     from bluegreen.adapters.terraform import TerraformInfrastructure
+    from bluegreen.adapters.terraform_cluster import KubeTerraformCluster
 
     return TerraformInfrastructure(
         config.terraform_module_dir,
         config.terraform_work_dir,
+        # State Secrets (legacy-key migration) and the release's Services (ownership
+        # before import) are read and written through the operator's own client.
+        cluster=KubeTerraformCluster(kube.rest, config.state_namespace),
         state_namespace=config.state_namespace,
         kubeconfig=Path(config.kubeconfig) if config.kubeconfig else None,
         timeout_seconds=config.terraform_timeout_seconds,

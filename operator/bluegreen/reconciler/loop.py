@@ -13,14 +13,16 @@ from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.core import actions as act
+from bluegreen.core import status_rejection
+from bluegreen.core.bounds import bound_status
 from bluegreen.core.conditions import ConditionType
 from bluegreen.core.context import ReleaseContext
-from bluegreen.core.decide import decide, infrastructure_inputs_for
-from bluegreen.core.errors import SpecError
+from bluegreen.core.decide import decide
 from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.core.timefmt import parse_time
-from bluegreen.reconciler.execute import Executor
+from bluegreen.core.timefmt import format_time, parse_time
+from bluegreen.reconciler.cleanup import Cleanup, CleanupBudget
+from bluegreen.reconciler.execute import Executor, StaleObservationError
 from bluegreen.reconciler.observe import observe
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class ReconcilerSettings:
     drift_interval_seconds: float = 300
     infrastructure_retry_seconds: float = 60
     drain_seconds: float = 5
+    switch_timeout_seconds: float = 120
     """Pods of a revision the Service left live on this long: kube-proxy needs the time."""
 
 
@@ -53,6 +56,9 @@ class Reconciler:
         self.settings, self.clock = settings, clock
         self.own_writes: dict[tuple[str, str], str] = {}
         """resourceVersion of our last status write per release: its watch event is no news."""
+        self.refused_writes: dict[tuple[str, str], int] = {}
+        """Generation whose status write the API server refused, per release (see
+        ``_write_status``); kept here too for when the refusal itself cannot be written."""
 
     def is_own_write(self, namespace: str, name: str, resource_version: str) -> bool:
         return self.own_writes.get((namespace, name)) == resource_version
@@ -68,6 +74,7 @@ class Reconciler:
             drift_interval_seconds=self.settings.drift_interval_seconds,
             infrastructure_retry_seconds=self.settings.infrastructure_retry_seconds,
             drain_seconds=self.settings.drain_seconds,
+            switch_timeout_seconds=self.settings.switch_timeout_seconds,
         )
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
@@ -76,6 +83,8 @@ class Reconciler:
             body = await self.kube.releases.get(namespace, name)
             if body is None or body["metadata"].get("deletionTimestamp"):
                 return None
+            if self._status_refused(body):
+                return None  # nothing moves until the spec changes: see _write_status
             started = time.monotonic()
             observed = await observe(self.kube, body)
             stored = ReleaseStatus.from_dict(body.get("status"))
@@ -83,8 +92,19 @@ class Reconciler:
             decision = decide(self.context(body), body.get("spec") or {}, stored, observed, now)
             status = decision.status
             try:
+                checks = [a for a in decision.actions if isinstance(a, act.RunHttpCheck)]
                 for action in decision.actions:
+                    if isinstance(action, act.RunHttpCheck):
+                        # The step's HTTP checks run together where the first stands: one
+                        # slow check must not serialize the others.
+                        if action is checks[0]:
+                            status = await self.executor.run_http_checks(checks, body, status, now)
+                        continue
                     status = await self.executor.run(action, body, status, now, started)
+            except StaleObservationError as stale:
+                # Nothing of this decision is recorded; the next step sees the change.
+                log.info("%s/%s: %s; observing again", namespace, name, stale)
+                continue
             except KubeError:
                 self.metrics.reconcile_errors.labels(namespace, name).inc()
                 raise
@@ -97,13 +117,66 @@ class Reconciler:
     async def _write_status(
         self, body: Mapping[str, Any], stored: ReleaseStatus, status: ReleaseStatus
     ) -> None:
-        """Write what changed, as a merge patch with explicit nulls for removed keys."""
-        patch = merge_patch(dict(body.get("status") or {}), status.to_dict())
+        """Write what changed, bounded, as a merge patch with explicit nulls for removed keys.
+
+        A write the API server refuses as such (too large, invalid, denied) is
+        recorded instead as Stalled/StatusRejected, and ``reconcile`` then takes
+        no action for this generation: acting without recording would repeat the
+        same steps forever.
+        """
+        bounded = bound_status(status)
+        patch = merge_patch(dict(body.get("status") or {}), bounded.to_dict())
         if not patch:
             return
         meta = body["metadata"]
-        version = await self.kube.releases.patch_status(meta["namespace"], meta["name"], patch)
-        self.own_writes[(meta["namespace"], meta["name"])] = version
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        try:
+            version = await self.kube.releases.patch_status(namespace, name, patch)
+        except KubeError as err:
+            if not status_rejection.is_refusal(err.status, err.message):
+                raise
+            await self._record_refusal(body, err)
+            return
+        self.own_writes[(namespace, name)] = version
+        recorded, full = bounded.last_action, status.last_action
+        if recorded and full and recorded.raw != full.raw:
+            # A value too long to store verbatim can never match its record again,
+            # so decide() would consume it over and over: clear it now it is recorded.
+            await self.kube.releases.clear_action(namespace, name, full.raw)
+
+    def _status_refused(self, body: Mapping[str, Any]) -> bool:
+        meta = body["metadata"]
+        generation = int(meta.get("generation") or 0)
+        key = (str(meta["namespace"]), str(meta["name"]))
+        return self.refused_writes.get(key) == generation or status_rejection.writes_refused(
+            body.get("status"), generation
+        )
+
+    async def _record_refusal(self, body: Mapping[str, Any], err: KubeError) -> None:
+        meta = body["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        generation = int(meta.get("generation") or 0)
+        self.refused_writes[(namespace, name)] = generation
+        log.warning("%s/%s: status write refused (%s); holding the release", namespace, name, err)
+        await self.kube.events.post(
+            body,
+            "Warning",
+            status_rejection.REASON,
+            f"status write refused ({err.status}): {err.message}; no action until the spec changes",
+        )
+        patch = status_rejection.rejection_patch(
+            body.get("status"),
+            generation,
+            f"{err.status}: {err.message}",
+            format_time(self.clock()),
+        )
+        try:
+            version = await self.kube.releases.patch_status(namespace, name, patch)
+        except KubeError as again:
+            # The hold stands in memory; the Event above tells humans why.
+            log.warning("%s/%s: recording the refusal failed too: %s", namespace, name, again)
+            return
+        self.own_writes[(namespace, name)] = version
 
     def _record(
         self,
@@ -134,22 +207,17 @@ class Reconciler:
                         (switched - started).total_seconds()
                     )
 
-    async def finalize(self, body: Mapping[str, Any]) -> None:
-        """CR deletion: remove what the release created, per deletionPolicy."""
+    async def finalize(self, body: Mapping[str, Any], budget: CleanupBudget | None = None) -> None:
+        """CR deletion: remove what the release created, per deletionPolicy.
+
+        Raises ``CleanupRetryError`` while a failing step deserves another try;
+        once ``budget`` is spent it falls back, reports, and returns.
+        """
+        cleanup = Cleanup(
+            self.kube, self.executor.infrastructure, self.executor.infrastructure_kind
+        )
+        await cleanup.run(self.context(body), body, budget or CleanupBudget())
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
-        for job in await self.kube.jobs.list_for_release(namespace, name):
-            await self.kube.jobs.delete(namespace, job["metadata"]["name"])
-        for deployment in await self.kube.deployments.list_for_release(namespace, name):
-            await self.kube.deployments.delete(namespace, deployment["metadata"]["name"])
-        spec = body.get("spec") or {}
-        policy = (spec.get("infrastructure") or {}).get("deletionPolicy", "Delete")
-        status = ReleaseStatus.from_dict(body.get("status"))
-        if policy == "Delete" and status.infrastructure.applied:
-            try:
-                inputs = infrastructure_inputs_for(self.context(body), spec)
-            except SpecError:
-                log.warning("%s/%s: spec invalid at deletion; infrastructure kept", namespace, name)
-            else:
-                await self.executor.infrastructure.destroy(inputs)
+        self.refused_writes.pop((namespace, name), None)
         self.metrics.forget(namespace, name)
