@@ -218,6 +218,8 @@ class Events:
             await self.rest.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
         except KubeError as err:
             # Events inform humans; a release must never stall because one was refused.
+            if err.namespace_terminating:
+                return  # the release is going away with its namespace
             log.warning(
                 "event %s on %s/%s not posted: %s", reason, meta["namespace"], meta["name"], err
             )

@@ -37,6 +37,14 @@ class KubeError(Exception):
     def conflict(self) -> bool:
         return self.status == 409
 
+    @property
+    def namespace_terminating(self) -> bool:
+        """A create refused because the namespace is being deleted: nothing to retry.
+
+        The release goes with its namespace; its own deletion runs the cleanup.
+        """
+        return self.status == 403 and "being terminated" in self.message
+
 
 async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
     """In-cluster config when there is a service account, else the kubeconfig."""
