@@ -78,6 +78,11 @@ class RunHttpCheck:
 @dataclass(frozen=True)
 class CreateJob:
     manifest: Mapping[str, Any]
+    check: str = ""
+    stage: str = ""
+    revision: str = ""
+    run: int = 0
+    """Which check run the Job is: a Job the API server refuses fails that run."""
 
 
 @dataclass(frozen=True)

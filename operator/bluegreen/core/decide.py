@@ -451,6 +451,17 @@ class _Release:
             return False  # a rolled-back revision waiting for collection, not a revert
         if active.revision == self.desired:
             return False
+        kept = self.obs.deployments.get(previous.revision)
+        if kept is None or kept.deleting:
+            # Nothing left to switch back to (deleted by hand, or by a switch whose status
+            # write was lost): the revision is deployed and checked afresh instead.
+            self.draft.set(previous=None)
+            self.draft.event(
+                "PreviousGone",
+                f"{previous.deployment} is gone; revision {previous.revision} is deployed again",
+                warning=True,
+            )
+            return False
         result = self._rollback("SpecReverted", "the spec returned to the previous revision")
         # A revert is what the spec asks for, not a failure: nothing is retried, and the
         # abandoned revision only drains before it is deleted.
@@ -586,6 +597,10 @@ class _Release:
 
     def _desired_has_failed(self) -> None:
         self._drop_candidate("Failed", record=False)
+        if self._hold_beside_candidate():
+            return  # the hold of what serves goes on after a newer candidate failed
+        # The failed revision's pods go once nothing routes to them.
+        self._delete_strays(records_of=self.desired)
         if self.status.previous:
             delete_after = parse_time(self.status.previous.delete_after) or self.now
             if self.now >= delete_after:
@@ -947,17 +962,22 @@ class _Release:
         if live is not None and not queued:
             self.draft.act(DeleteDeployment(deployment, revision, uid or live.uid))
 
-    def _delete_strays(self) -> None:
-        """Deployments of this release that no status block accounts for (e.g. a crash)."""
+    def _delete_strays(self, records_of: str = "") -> None:
+        """Deployments of this release that no status block accounts for (e.g. a crash).
+
+        ``records_of`` names a revision whose check results and Jobs stay (a failed
+        revision keeps them for whoever investigates), though its Deployment goes.
+        """
         keep = {
             r.revision for r in (self.status.active, self.status.previous, self.status.preview) if r
         }
         for revision, deployment in self.obs.deployments.items():
             if revision not in keep and not deployment.deleting:
                 self._delete_unselected(revision, deployment.name)
-        if any(job.revision not in keep for job in self.obs.jobs.values()):
-            self.draft.act(DeleteJobs(frozenset(keep)))
-        self.draft.set(checks=chk.keep_revisions(self.status.checks, keep))
+        keep_records = keep | ({records_of} if records_of else set())
+        if any(job.revision not in keep_records for job in self.obs.jobs.values()):
+            self.draft.act(DeleteJobs(frozenset(keep_records)))
+        self.draft.set(checks=chk.keep_revisions(self.status.checks, keep_records))
 
     def _run_checks(self, checks: tuple[Check, ...], stage: str, revision: str) -> str:
         """Start due checks and fold in finished Jobs; returns the stage's verdict."""
@@ -990,7 +1010,15 @@ class _Release:
         while names.job_name(self.ctx.name, revision, check.name, stage, run) in taken:
             run += 1
         self._prune_finished_jobs(check, stage, revision, run)
-        self.draft.act(CreateJob(build_check_job(self.ctx, check, stage, revision, run, url)))
+        self.draft.act(
+            CreateJob(
+                build_check_job(self.ctx, check, stage, revision, run, url),
+                check.name,
+                stage,
+                revision,
+                run,
+            )
+        )
         entry = CheckStatus(
             name=check.name,
             stage=stage,
@@ -1020,7 +1048,13 @@ class _Release:
             # Lost before it finished (deleted, or a crash before creation): start it again.
             url = self._check_url(check, stage)
             self.draft.act(
-                CreateJob(build_check_job(self.ctx, check, stage, revision, last.run, url))
+                CreateJob(
+                    build_check_job(self.ctx, check, stage, revision, last.run, url),
+                    check.name,
+                    stage,
+                    revision,
+                    last.run,
+                )
             )
             return
         if not job.succeeded and not job.failed:

@@ -10,10 +10,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from bluegreen.core import checks as chk
-from bluegreen.core.actions import RunHttpCheck
+from bluegreen.core.actions import CreateJob, RunHttpCheck
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
 from bluegreen.core.infrastructure import DriftReport, InfrastructureOutputs
-from bluegreen.core.status import CheckStatus, InfrastructureStatus, ReleaseStatus
+from bluegreen.core.status import CheckStatus, InfrastructureStatus, Phase, ReleaseStatus
 from bluegreen.core.timefmt import format_time
 
 
@@ -114,6 +114,56 @@ def http_check_finished(
         revision=action.revision,
         phase=chk.PASSED if passed else chk.FAILED,
         attempts=attempts,
+        message=message,
+        time=format_time(now),
+        run=action.run,
+    )
+    return replace(status, checks=chk.upsert(status.checks, entry))
+
+
+def candidate_refused(
+    status: ReleaseStatus,
+    revision: str,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> ReleaseStatus:
+    """The API server refused an object the candidate needs (422): the spec is wrong.
+
+    Retrying cannot help, so the revision fails at once and the release stalls
+    with ``reason`` until the spec changes; what serves keeps serving.
+    """
+    stamp = format_time(now)
+    conditions = set_condition(
+        status.conditions, ConditionType.STALLED, TRUE, reason, message, generation, stamp
+    )
+    preview = status.preview if status.preview and status.preview.revision != revision else None
+    serving = status.active is not None and status.active.revision == revision
+    return replace(
+        status,
+        preview=preview,
+        failed_revision=status.failed_revision if serving else revision,
+        phase=status.phase if serving else Phase.FAILED,
+        message=message,
+        conditions=conditions,
+    )
+
+
+def job_refused(
+    status: ReleaseStatus, action: CreateJob, message: str, generation: int, now: datetime
+) -> ReleaseStatus:
+    """A check Job the API server refused: a smoke check makes the spec invalid, a hold
+    check fails its run (and the hold rolls back, as for any failed hold check)."""
+    if action.stage == chk.SMOKE:
+        return candidate_refused(status, action.revision, "InvalidCheck", message, generation, now)
+    entry = CheckStatus(
+        name=action.check,
+        stage=action.stage,
+        kind="job",
+        revision=action.revision,
+        phase=chk.FAILED,
+        attempts=1,
         message=message,
         time=format_time(now),
         run=action.run,

@@ -22,6 +22,10 @@ ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 DeletionPolicy = Literal["Delete", "Retain"]
 SERVICE_TYPES: tuple[str, ...] = ("ClusterIP", "NodePort", "LoadBalancer")
 MAX_HOLD_SECONDS = 7 * 24 * 3600
+MAX_REPLICAS = 1000
+MAX_DAY_SECONDS = 24 * 3600
+"""Bound of readiness timeouts and hold check intervals."""
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 DEFAULT_READINESS_TIMEOUT = 600
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_HOLD_CHECK_INTERVAL = 30
@@ -142,7 +146,7 @@ def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
             f"spec.template.metadata.labels may not set {reserved}: the operator's "
             "selectors depend on them",
         )
-    replicas = _int(raw.get("replicas", 1), "spec.replicas", minimum=1)
+    replicas = _int(raw.get("replicas", 1), "spec.replicas", minimum=1, maximum=MAX_REPLICAS)
     service = _service(_mapping(raw.get("service"), "spec.service"))
     preview_raw = raw.get("previewService") or {}
     preview = str(_mapping(preview_raw, "spec.previewService").get("name") or "")
@@ -167,6 +171,7 @@ def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
             readiness.get("timeoutSeconds", DEFAULT_READINESS_TIMEOUT),
             "spec.checks.readiness.timeoutSeconds",
             minimum=1,
+            maximum=MAX_DAY_SECONDS,
         ),
         smoke_checks=smoke,
         promotion=_promotion(raw.get("promotion") or {}),
@@ -182,6 +187,7 @@ def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
                 hold_raw.get("checkIntervalSeconds", DEFAULT_HOLD_CHECK_INTERVAL),
                 "spec.hold.checkIntervalSeconds",
                 minimum=1,
+                maximum=MAX_DAY_SECONDS,
             ),
         ),
     )
@@ -197,7 +203,7 @@ def _service(raw: Mapping[str, Any]) -> ServiceSpec:
     target_port: int | str = (
         _int(target, "spec.service.targetPort", minimum=1, maximum=65535)
         if isinstance(target, int)
-        else str(target)
+        else _port_name(target)
     )
     return ServiceSpec(
         name=name,
@@ -394,6 +400,23 @@ def _seconds(value: Any, where: str) -> float:
             f"{where}: http.timeoutSeconds must be {HTTP_TIMEOUT_MIN}..{HTTP_TIMEOUT_MAX}",
         )
     return float(value)
+
+
+def _port_name(value: Any) -> str:
+    """A named container port, as Kubernetes accepts it (IANA_SVC_NAME)."""
+    name = str(value)
+    valid = (
+        bool(_IANA_SVC_NAME.match(name))
+        and "--" not in name
+        and any(c.isalpha() for c in name)
+    )
+    if not valid:
+        raise SpecError(
+            "InvalidService",
+            "spec.service.targetPort must be a port number or a port name of 1-15 lowercase "
+            f"letters, digits and '-', with a letter and no '--' (got {name[:40]!r})",
+        )
+    return name
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

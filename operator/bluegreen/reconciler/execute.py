@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +12,13 @@ from typing import Any
 from bluegreen.adapters.http_checks import HttpChecker
 from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
 from bluegreen.adapters.kube import Kube
+from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.core import actions as act
 from bluegreen.core import results
 from bluegreen.core.infrastructure import DriftReport
+from bluegreen.core.names import REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
+from bluegreen.core.ownership import controlled_by
 from bluegreen.core.status import ReleaseStatus
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,28 @@ class Executor:
     infrastructure_kind: str = "Terraform"
     """Prefix of infrastructure event reasons: TerraformApplied, TerraformFailed."""
 
+    async def run_http_checks(
+        self,
+        checks: Sequence[act.RunHttpCheck],
+        body: Mapping[str, Any],
+        status: ReleaseStatus,
+        now: datetime,
+    ) -> ReleaseStatus:
+        """Run a step's HTTP checks concurrently; fold their results in action order."""
+        meta = body["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        runnable = [a for a in checks if a.check.http is not None]
+        outcomes = await self.http.run_all(
+            [(a.check.http, a.url) for a in runnable if a.check.http]
+        )
+        for action, outcome in zip(runnable, outcomes, strict=True):
+            verdict = "passed" if outcome.passed else "failed"
+            self.metrics.checks.labels(ns, name, action.stage, verdict).inc()
+            status = results.http_check_finished(
+                status, action, outcome.passed, outcome.attempts, outcome.message, now
+            )
+        return status
+
     async def run(  # noqa: PLR0912  # one flat match over the action types reads best
         self,
         action: act.Action,
@@ -43,36 +68,32 @@ class Executor:
         ns, name, generation = meta["namespace"], meta["name"], int(meta.get("generation") or 0)
         match action:
             case act.CreateDeployment(manifest=manifest):
-                await self.kube.deployments.create(manifest)
+                return await self._create_deployment(manifest, status, generation, now)
             case act.ScaleDeployment(name=deployment, replicas=replicas):
                 await self.kube.deployments.scale(ns, deployment, replicas)
-            case act.DeleteDeployment(name=deployment):
-                await self.kube.deployments.delete(ns, deployment)
-            case act.PatchSelector(service=service, selector=selector, stable=stable):
-                await self.kube.services.set_selector(ns, service, selector)
+            case act.DeleteDeployment(name=deployment, uid=uid):
+                await self._delete_deployment(ns, deployment, uid)
+            case act.PatchSelector(stable=stable):
+                await self._patch_selector(ns, str(meta.get("uid", "")), action)
                 if stable:
                     self.metrics.switches.labels(ns, name).inc()
                     self.metrics.switch_latency.labels(ns).observe(time.monotonic() - step_started)
-            case act.CreateJob(manifest=manifest):
-                await self.kube.jobs.create(manifest)
+            case act.CreateJob():
+                return await self._create_job(action, status, generation, now)
+            case act.DeleteJob(name=job_name, uid=uid):
+                await self._delete_job(ns, job_name, uid)
             case act.DeleteJobs(keep_revisions=keep):
                 for job in await self.kube.jobs.list_for_release(ns, name):
                     revision = (job["metadata"].get("labels") or {}).get("bluegreen.dev/revision")
-                    if revision not in keep:
+                    owners = job["metadata"].get("ownerReferences")
+                    if revision not in keep and controlled_by(owners, str(meta.get("uid", ""))):
                         await self.kube.jobs.delete(ns, job["metadata"]["name"])
             case act.ClearActionAnnotation(raw=raw):
                 await self.kube.releases.clear_action(ns, name, raw)
             case act.EmitEvent(type=event_type, reason=reason, message=message):
                 await self.kube.events.post(body, event_type, reason, message)
             case act.RunHttpCheck():
-                assert action.check.http is not None
-                outcome = await self.http.run(action.check.http, action.url)
-                self.metrics.checks.labels(
-                    ns, name, action.stage, "passed" if outcome.passed else "failed"
-                ).inc()
-                return results.http_check_finished(
-                    status, action, outcome.passed, outcome.attempts, outcome.message, now
-                )
+                return await self.run_http_checks([action], body, status, now)
             case act.ApplyInfrastructure(inputs=inputs, inputs_hash=digest):
                 self.metrics.terraform_runs.labels(ns, name, "apply").inc()
                 try:
@@ -101,6 +122,105 @@ class Executor:
                 self.metrics.terraform_runs.labels(ns, name, "destroy").inc()
                 await self.infrastructure.destroy(inputs)
         return status
+
+    async def _create_deployment(
+        self, manifest: Mapping[str, Any], status: ReleaseStatus, generation: int, now: datetime
+    ) -> ReleaseStatus:
+        try:
+            await self.kube.deployments.create(manifest)
+        except KubeError as err:
+            if err.status != _INVALID:
+                raise
+            revision = manifest["metadata"]["labels"][REVISION_LABEL]
+            message = f"the API server refused the Deployment: {err.message}"[:1024]
+            return results.candidate_refused(
+                status, revision, "InvalidTemplate", message, generation, now
+            )
+        return status
+
+    async def _create_job(
+        self, action: act.CreateJob, status: ReleaseStatus, generation: int, now: datetime
+    ) -> ReleaseStatus:
+        try:
+            await self.kube.jobs.create(action.manifest)
+        except KubeError as err:
+            if err.status != _INVALID:
+                raise
+            message = f"the API server refused the check Job: {err.message}"[:1024]
+            return results.job_refused(status, action, message, generation, now)
+        return status
+
+    async def _patch_selector(self, ns: str, release_uid: str, action: act.PatchSelector) -> None:
+        if action.ready_deployment:
+            # decide() judged readiness from a snapshot; pods may have gone since.
+            live = await self.kube.deployments.get(ns, action.ready_deployment)
+            problem = _not_switchable(live, release_uid)
+            if problem:
+                raise StaleObservationError(
+                    f"switch of {action.service} to {action.revision} skipped: {problem}"
+                )
+        try:
+            await self.kube.services.set_selector(
+                ns,
+                action.service,
+                action.selector,
+                uid=action.uid,
+                resource_version=action.resource_version,
+            )
+        except KubeError as err:
+            if _fenced(err):
+                raise StaleObservationError(
+                    f"Service {action.service} changed since it was observed"
+                ) from err
+            raise
+
+    async def _delete_deployment(self, ns: str, deployment: str, uid: str) -> None:
+        try:
+            await self.kube.deployments.delete(ns, deployment, uid=uid)
+        except KubeError as err:
+            if not _fenced(err):
+                raise
+            # Another object holds the name now: not ours to delete.
+            log.warning("Deployment %s/%s not deleted: uid precondition failed", ns, deployment)
+
+    async def _delete_job(self, ns: str, job: str, uid: str) -> None:
+        try:
+            await self.kube.jobs.delete(ns, job, uid=uid)
+        except KubeError as err:
+            if not _fenced(err):
+                raise
+            log.warning("Job %s/%s not deleted: uid precondition failed", ns, job)
+
+
+def _not_switchable(live: Mapping[str, Any] | None, release_uid: str) -> str:
+    """Why a Deployment must not take traffic now; empty when it may."""
+    if live is None:
+        return "its Deployment is gone"
+    meta = live["metadata"]
+    if not controlled_by(meta.get("ownerReferences"), release_uid):
+        return "its Deployment is not controlled by this release"
+    if meta.get("deletionTimestamp"):
+        return "its Deployment is being deleted"
+    if (meta.get("annotations") or {}).get(TEMPLATE_REVISION_ANNOTATION, "1") != "1":
+        return "its pod template was changed after the checks"
+    wanted = int((live.get("spec") or {}).get("replicas", 1))
+    ready = int((live.get("status") or {}).get("readyReplicas") or 0)
+    if wanted < 1 or ready < wanted:
+        return f"{ready}/{wanted} replicas ready"
+    return ""
+
+
+_INVALID = 422
+"""The API server's verdict on an object that fails validation: retrying can't help."""
+
+
+class StaleObservationError(Exception):
+    """What decide() saw no longer holds; the step is dropped and the release re-observed."""
+
+
+def _fenced(err: KubeError) -> bool:
+    """A failed precondition: a JSON-patch ``test`` (422) or a delete precondition (409)."""
+    return err.status in (409, 422)
 
 
 def _unknown_drift(status: ReleaseStatus) -> DriftReport:

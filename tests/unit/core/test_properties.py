@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bluegreen.core.actions import PatchSelector
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
+from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decision import Decision
 from bluegreen.core.status import Phase, ReleaseStatus
 
@@ -40,6 +41,7 @@ IMAGES = ("shop:v1", "shop:v2", "shop:v3")
 REPLICAS = 2
 HOLD = 120
 READINESS_TIMEOUT = 300
+SWITCH_TIMEOUT = ReleaseContext(name="", namespace="", uid="", generation=0).switch_timeout_seconds
 KSTATUS = (ConditionType.READY, ConditionType.RECONCILING, ConditionType.STALLED)
 
 
@@ -202,6 +204,8 @@ class Run:
     now: datetime = T0
     tainted: bool = False
     """The desired revision may legitimately have failed (injected failure, human, timeout)."""
+    lag_clock: float = 0
+    """Seconds the EndpointSlices have lagged behind the selector without a break."""
     attempt_clock: float = 0
     nonce: int = 0
     log: list[str] = field(default_factory=list)
@@ -273,6 +277,8 @@ class Run:
 
     def op_lag(self, lag: bool) -> None:
         self.world.endpoints_lag = lag
+        if not lag:
+            self.lag_clock = 0
 
     def op_jobs(self) -> None:
         self.world.finish_jobs()
@@ -323,6 +329,10 @@ class Run:
         self.attempt_clock += seconds
         if self.attempt_clock >= READINESS_TIMEOUT:
             self.tainted = True
+        if self.world.endpoints_lag:
+            self.lag_clock += seconds
+            if self.lag_clock >= SWITCH_TIMEOUT:
+                self.tainted = True  # a switch EndpointSlices never confirm is undone
 
     # -- the operator runs
 

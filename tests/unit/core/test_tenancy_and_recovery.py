@@ -323,3 +323,18 @@ def test_hold_job_checks_leave_at_most_two_finished_jobs() -> None:
     finished = [j for j in release.world.jobs.values() if j.revision == v2 and j.stage == "hold"]
     assert len(finished) <= 2
     assert release.actions_of(DeleteJob)
+
+
+def test_hold_checks_keep_guarding_after_a_newer_candidate_failed() -> None:
+    release = holding(hold_interval=30)
+    v1, v2 = revision_of(make_spec(V1)), revision_of(release.spec)
+    release.spec = make_spec(
+        V3, hold=600, hold_checks=[http_check("live")], hold_interval=30, readiness_timeout=10
+    )
+    release.world.ready_cap[revision_of(release.spec)] = 0
+    release.step()
+    release.advance(11)
+    assert release.status.failed_revision == revision_of(release.spec)
+    release.world.http_outcomes[("live", v2)] = False
+    release.advance(30)
+    assert selected(release) == v1
