@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from bluegreen.core.conditions import ORDER
 from bluegreen.core.spec import (
@@ -77,11 +78,18 @@ def job_check(name: str) -> dict[str, Any]:
     return {"name": name, "job": {"template": {"template": pod}}}
 
 
+def as_dict(value: object) -> dict[str, Any]:
+    """The client returns plain objects; custom objects are JSON objects."""
+    assert isinstance(value, dict), value
+    return value
+
+
+def server_message(err: ApiException) -> str:
+    return str(json.loads(err.body or "{}")["message"])
+
+
 def create(objects: client.CustomObjectsApi, ns: str, body: dict[str, Any]) -> dict[str, Any]:
-    created: dict[str, Any] = objects.create_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURAL, body
-    )
-    return created
+    return as_dict(objects.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
 
 
 def refusal(objects: client.CustomObjectsApi, ns: str, body: dict[str, Any]) -> str:
@@ -89,7 +97,7 @@ def refusal(objects: client.CustomObjectsApi, ns: str, body: dict[str, Any]) -> 
     with pytest.raises(ApiException) as caught:
         create(objects, ns, body)
     assert caught.value.status == 422, caught.value.body
-    message = json.loads(caught.value.body)["message"]
+    message = server_message(caught.value)
     assert isinstance(message, str)
     return message
 
@@ -162,7 +170,7 @@ def test_a_release_that_sets_everything_is_stored_as_sent(
         "service": {"name": "shop", "type": "NodePort", "port": 8080, "targetPort": "http"},
         "previewService": {"name": "shop-try"},
         "infrastructure": {
-            "terraform": {"variables": {"labels": {"team": "web"}, "replicas_hint": 3}},
+            "terraform": {"variables": {"extra_labels": {"team": "web"}, "replicas_hint": 3}},
             "deletionPolicy": "Retain",
         },
         "checks": {
@@ -207,6 +215,26 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 
 TWO_CHECKS = [http_check("home"), job_check("e2e")]
+
+
+def message_path(path: str) -> str:
+    """``checks.smoke.0.http`` as the API server writes it: ``checks.smoke[0].http``."""
+    return re.sub(r"[.]([0-9]+)", r"[\1]", path)
+
+
+# Each reserved module variable, with the value it would naturally take.
+RESERVED_VARIABLE_SAMPLES: dict[str, Any] = {
+    "release_name": "shop",
+    "namespace": "kube-system",
+    "create_namespace": True,
+    "service_name": "kubernetes",
+    "preview_service_name": "shop-preview",
+    "kubeconfig_path": "/etc/kubernetes/admin.conf",
+    "service_type": "LoadBalancer",
+    "service_port": 443,
+    "target_port": "http",
+    "labels": {"team": "web"},
+}
 
 # (id, spec change, a fragment of the API server's message)
 INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
@@ -273,7 +301,7 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "template-sets-the-revision-label",
         _set("template.metadata", {"labels": {"bluegreen.dev/revision": "abc"}}),
-        "spec.template.metadata.labels must not set bluegreen.dev/revision",
+        "spec.template.metadata.labels must not use keys starting with bluegreen.dev/",
     ),
     (
         "service-name-not-a-dns-label",
@@ -303,7 +331,7 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "http-timeout-0",
         _set("checks.smoke", [http_check("home", timeoutSeconds=0)]),
-        "spec.checks.smoke[0].http.timeoutSeconds in body should be greater than 0",
+        "spec.checks.smoke[0].http.timeoutSeconds in body should be greater than or equal to 1",
     ),
     (
         "url-without-scheme",
@@ -330,6 +358,114 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         lambda spec: spec.pop("service"),
         "spec.service: Required value",
     ),
+    *[
+        (
+            f"template-label-{key}",
+            _set("template.metadata", {"labels": {key: "x"}}),
+            "spec.template.metadata.labels must not use keys starting with bluegreen.dev/ nor "
+            "app.kubernetes.io/managed-by: the operator's selectors depend on them",
+        )
+        for key in ("bluegreen.dev/release", "bluegreen.dev/x", "app.kubernetes.io/managed-by")
+    ],
+    (
+        "template-label-key-invalid",
+        _set("template.metadata", {"labels": {"a b": "x"}}),
+        "spec.template.metadata.labels keys must be valid label keys",
+    ),
+    (
+        "template-label-value-invalid",
+        _set("template.metadata", {"labels": {"app": "-x-"}}),
+        "spec.template.metadata.labels.app in body should match",
+    ),
+    (
+        "template-label-value-64",
+        _set("template.metadata", {"labels": {"app": "x" * 64}}),
+        "spec.template.metadata.labels.app: Too long",
+    ),
+    *[
+        (
+            f"reserved-variable-{name}",
+            _set("infrastructure.terraform.variables", {name: value}),
+            "spec.infrastructure.terraform.variables may not set release_name, namespace, "
+            "create_namespace, service_name, preview_service_name, kubeconfig_path, "
+            "service_type, service_port, target_port nor labels",
+        )
+        for name, value in RESERVED_VARIABLE_SAMPLES.items()
+    ],
+    (
+        "variables-33",
+        _set("infrastructure.terraform.variables", {f"v{i}": i for i in range(33)}),
+        "spec.infrastructure.terraform.variables: Too many: 33: must have at most 32 items",
+    ),
+    *[
+        (
+            f"target-port-{value}",
+            _set("service.targetPort", value),
+            "spec.service.targetPort must be a port number (1-65535) or a port name",
+        )
+        for value in ("HTTP", "a--b", "8080", "-web", "web-", "abcdefghijklmnop", "", 65536)
+    ],
+    *[
+        (
+            f"{path.replace('.', '-')}-{value}",
+            _set(path, value),
+            f"spec.{message_path(path)} in body should be {relation} {bound}",
+        )
+        for path, value, relation, bound in (
+            ("replicas", 1001, "less than or equal to", 1000),
+            ("checks.readiness.timeoutSeconds", 86401, "less than or equal to", 86400),
+            ("hold.checkIntervalSeconds", 86401, "less than or equal to", 86400),
+            ("checks.smoke.0.http.timeoutSeconds", 61, "less than or equal to", 60),
+            ("checks.smoke.0.http.timeoutSeconds", 0.5, "greater than or equal to", 1),
+            ("checks.smoke.0.http.attempts", 11, "less than or equal to", 10),
+            ("checks.smoke.1.job.timeoutSeconds", 3601, "less than or equal to", 3600),
+        )
+    ],
+    *[
+        (
+            f"{field}-too-long",
+            _set(f"checks.smoke.0.http.{field}", value),
+            f"spec.checks.smoke[0].http.{field}: Too long: may not be more than {limit}",
+        )
+        for field, value, limit in (
+            ("expectBody", "b" * 1025, 1024),
+            ("expectBodyRegex", "r" * 257, 256),
+            ("path", "/" + "p" * 1024, 1024),
+            ("url", "http://h/" + "u" * 2040, 2048),
+        )
+    ],
+    *[
+        (
+            f"path-{slug}",
+            _set("checks.smoke.0.http.path", value),
+            "http.path must start with '/' and hold no spaces nor control characters",
+        )
+        for slug, value in (("space", "/a b"), ("crlf", "/\r\nX: y"), ("tab", "/\t"))
+    ],
+    *[
+        (
+            f"url-{slug}",
+            _set("checks.smoke.0.http.url", value),
+            "http.url must start with http:// or https:// and hold no spaces nor control",
+        )
+        for slug, value in (
+            ("ftp", "ftp://h/"),
+            ("no-host", "http://"),
+            ("space", "http://h/a b"),
+            ("newline", "http://h\n"),
+            ("upper-scheme", "HTTP://h"),
+        )
+    ],
+    (
+        "17-smoke-checks",
+        _set("checks.smoke", [http_check(f"c{i}") for i in range(17)]),
+        "spec.checks.smoke: Too many: 17: must have at most 16 items",
+    ),
+    (
+        "17-hold-checks",
+        _set("hold.checks", [http_check(f"c{i}") for i in range(17)]),
+        "spec.hold.checks: Too many: 17: must have at most 16 items",
+    ),
 ]
 
 
@@ -347,7 +483,8 @@ def test_an_invalid_release_is_refused_with_the_crds_message(
     mutate(body["spec"])
     message = refusal(objects, release_ns, body)
     assert expected in message
-    assert not objects.list_namespaced_custom_object(GROUP, VERSION, release_ns, PLURAL)["items"]
+    listed = as_dict(objects.list_namespaced_custom_object(GROUP, VERSION, release_ns, PLURAL))
+    assert not listed["items"]
 
 
 def test_the_same_check_name_may_appear_in_smoke_and_hold(
@@ -357,6 +494,61 @@ def test_the_same_check_name_may_appear_in_smoke_and_hold(
         "shop", checks={"smoke": [http_check("home")]}, hold={"checks": [http_check("home")]}
     )
     create(objects, release_ns, body)
+
+
+@pytest.mark.parametrize("length", [64, 253])
+def test_a_release_name_longer_than_a_label_value_is_refused(
+    objects: client.CustomObjectsApi, release_ns: str, length: int
+) -> None:
+    message = refusal(objects, release_ns, release("n" * length))
+    assert (
+        "metadata.name must be at most 63 characters: it becomes the value of the "
+        "bluegreen.dev/release label" in message
+    )
+
+
+def test_the_largest_values_the_caps_allow_are_accepted(
+    objects: client.CustomObjectsApi, release_ns: str
+) -> None:
+    """Every cap is inclusive: the bound itself is a valid release."""
+    http = {
+        "url": "https://h/" + "u" * 2038,
+        "path": "/" + "p" * 1023,
+        "expectBody": "b" * 1024,
+        "expectBodyRegex": "r" * 256,
+        "timeoutSeconds": 60,
+        "attempts": 10,
+    }
+    job = {"template": job_check("e")["job"]["template"], "timeoutSeconds": 3600}
+    checks = [{"name": f"c{i}", "http": http} for i in range(15)] + [{"name": "j", "job": job}]
+    body = release(
+        "n" * 63,
+        replicas=1000,
+        template={
+            "metadata": {
+                "labels": {f"example.com/k{i}": "v" * 63 for i in range(64)},
+                "annotations": {f"a{i}": "x" * 4096 for i in range(64)},
+            },
+            "spec": {"containers": [{"name": f"c{i}", "image": "i:1"} for i in range(32)]},
+        },
+        service={"name": "s" * 63, "targetPort": "abcdefghijklmn1"},
+        previewService={"name": "p" * 63},
+        infrastructure={"terraform": {"variables": {f"v{i}": {"x": i} for i in range(32)}}},
+        checks={"readiness": {"timeoutSeconds": 86400}, "smoke": checks},
+        hold={"seconds": MAX_HOLD_SECONDS, "checkIntervalSeconds": 86400, "checks": checks},
+    )
+    stored = create(objects, release_ns, copy.deepcopy(body))
+    assert stored["metadata"]["name"] == "n" * 63
+    assert stored["spec"]["checks"]["smoke"] == stored["spec"]["hold"]["checks"]
+    assert len(stored["spec"]["hold"]["checks"]) == 16
+
+
+@pytest.mark.parametrize("port", ["http", "web-8080", "h2c", "x", 1, 65535])
+def test_a_target_port_number_or_iana_name_is_accepted(
+    objects: client.CustomObjectsApi, release_ns: str, port: int | str
+) -> None:
+    body = release(f"p-{uuid.uuid4().hex[:6]}", service={"name": "shop", "targetPort": port})
+    assert create(objects, release_ns, body)["spec"]["service"]["targetPort"] == port
 
 
 def test_a_long_service_name_is_fine_with_an_explicit_preview_name(
@@ -372,7 +564,7 @@ def test_cel_rules_apply_on_update_too(objects: client.CustomObjectsApi, release
     with pytest.raises(ApiException) as caught:
         objects.patch_namespaced_custom_object(GROUP, VERSION, release_ns, PLURAL, "shop", patch)
     assert caught.value.status == 422
-    assert "spec.previewService.name must differ" in json.loads(caught.value.body)["message"]
+    assert "spec.previewService.name must differ" in server_message(caught.value)
 
 
 # --- status ------------------------------------------------------------------------------
@@ -414,12 +606,11 @@ def full_status() -> ReleaseStatus:
 def write_status(
     objects: client.CustomObjectsApi, ns: str, name: str, status: dict[str, Any]
 ) -> dict[str, Any]:
-    current = objects.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+    current = as_dict(objects.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
     current["status"] = status
-    written: dict[str, Any] = objects.replace_namespaced_custom_object_status(
-        GROUP, VERSION, ns, PLURAL, name, current
+    return as_dict(
+        objects.replace_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, name, current)
     )
-    return written
 
 
 @pytest.mark.parametrize("status", [ReleaseStatus(), full_status()], ids=["initial", "full"])
@@ -430,7 +621,9 @@ def test_every_status_field_the_model_writes_is_kept(
     create(objects, release_ns, release("shop"))
     emitted = status.to_dict()
     write_status(objects, release_ns, "shop", emitted)
-    stored = objects.get_namespaced_custom_object(GROUP, VERSION, release_ns, PLURAL, "shop")
+    stored = as_dict(
+        objects.get_namespaced_custom_object(GROUP, VERSION, release_ns, PLURAL, "shop")
+    )
     assert stored["status"] == emitted
     assert ReleaseStatus.from_dict(stored["status"]) == status
 
@@ -453,7 +646,7 @@ def test_a_status_the_schema_refuses(objects: client.CustomObjectsApi, release_n
     with pytest.raises(ApiException) as caught:
         write_status(objects, release_ns, "shop", status)
     assert caught.value.status == 422
-    assert 'status.phase: Unsupported value: "Exploded"' in json.loads(caught.value.body)["message"]
+    assert 'status.phase: Unsupported value: "Exploded"' in server_message(caught.value)
 
 
 def test_conditions_are_a_map_keyed_by_type(
@@ -464,7 +657,7 @@ def test_conditions_are_a_map_keyed_by_type(
     with pytest.raises(ApiException) as caught:
         write_status(objects, release_ns, "shop", {"conditions": [ready, ready]})
     assert caught.value.status == 422
-    assert "status.conditions[1]: Duplicate value" in json.loads(caught.value.body)["message"]
+    assert "status.conditions[1]: Duplicate value" in server_message(caught.value)
 
 
 # --- what people see -------------------------------------------------------------------------

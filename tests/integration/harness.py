@@ -107,6 +107,7 @@ class Operator:
     def __init__(self, env: Mapping[str, str], namespace: str, log: Path, *extra: str) -> None:
         self.env, self.namespace, self.log, self.extra = dict(env), namespace, log, extra
         self.metrics_port = free_port()
+        self.liveness_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -119,9 +120,12 @@ class Operator:
             "--metrics-port",
             str(self.metrics_port),
             "--liveness-port",
-            str(free_port()),
+            str(self.liveness_port),
             "--terraform-work-dir",
             str(self.log.parent / "tf-work"),
+            # KWOK pods serve nothing: checks name the local demo app by URL.
+            "--check-allowed-hosts",
+            "127.0.0.1",
             *self.extra,
         ]
         with self.log.open("ab") as out:

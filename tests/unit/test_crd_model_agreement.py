@@ -351,13 +351,46 @@ def integer_bounds(spec_schema: dict[str, Any]) -> Iterator[tuple[str, str, int]
 def test_integer_bounds_are_the_model_bounds(spec_schema: dict[str, Any]) -> None:
     bounds = list(integer_bounds(spec_schema))
     assert len(bounds) >= 20
+    beyond_accepted = []
     for path, bound, value in bounds:
         raw = full_spec()
         set_path(raw, path, value)
         parse_spec(raw)  # the bound itself is valid for both
         if (path, bound) in SCHEMA_STRICTER:
             continue
-        set_path(raw, path, value - 1 if bound == "minimum" else value + 1)
+        beyond = value - 1 if bound == "minimum" else value + 1
+        set_path(raw, path, beyond)
+        try:
+            parse_spec(raw)
+        except SpecError:
+            continue
+        beyond_accepted.append(f"{path}={beyond} (CRD {bound} {value})")
+    assert not beyond_accepted, f"parse_spec accepts what the CRD refuses: {beyond_accepted}"
+
+
+def test_string_and_list_caps_are_the_model_caps(spec_schema: dict[str, Any]) -> None:
+    """maxLength and maxItems of check fields: one past the cap is refused by both."""
+    caps = [
+        (path, node)
+        for path, node in walk(spec_schema)
+        if path.startswith("checks.smoke") and ("maxLength" in node or "maxItems" in node)
+    ]
+    assert {p for p, _ in caps} >= {
+        "checks.smoke",
+        "checks.smoke[].name",
+        "checks.smoke[].http.path",
+        "checks.smoke[].http.url",
+        "checks.smoke[].http.expectBody",
+        "checks.smoke[].http.expectBodyRegex",
+    }
+    for path, node in caps:
+        raw = full_spec()
+        if "maxItems" in node:
+            raw["checks"]["smoke"] = [http_check(f"c{i}") for i in range(node["maxItems"] + 1)]
+        else:
+            start = {"checks.smoke[].http.path": "/", "checks.smoke[].http.url": "http://h/"}
+            text = start.get(path, "a")
+            set_path(raw, path, text + "a" * (node["maxLength"] + 1 - len(text)))
         with pytest.raises(SpecError):
             parse_spec(raw)
 
@@ -379,7 +412,8 @@ def test_every_cel_rule_has_a_message(spec_schema: dict[str, Any]) -> None:
     assert {
         "set exactly one of http or job",
         "spec.previewService.name must differ from spec.service.name",
-        "http.path must start with '/'",
+        "http.path must start with '/' and hold no spaces nor control characters",
+        "http.url must start with http:// or https:// and hold no spaces nor control characters",
         "spec.template.spec.containers must list at least one container",
         "check names must be unique within spec.checks.smoke",
         "check names must be unique within spec.hold.checks",
@@ -388,6 +422,43 @@ def test_every_cel_rule_has_a_message(spec_schema: dict[str, Any]) -> None:
 
 def _both(raw: dict[str, Any]) -> None:
     raw["checks"]["smoke"][0]["job"] = job_check("x")["job"]
+
+
+def _label(key: str) -> Any:
+    return lambda raw: raw["template"]["metadata"]["labels"].update({key: "x"})
+
+
+def _variable(name: str) -> Any:
+    return lambda raw: raw["infrastructure"]["terraform"]["variables"].update({name: "x"})
+
+
+RESERVED_VARIABLE_NAMES = (
+    "release_name",
+    "namespace",
+    "create_namespace",
+    "service_name",
+    "preview_service_name",
+    "kubeconfig_path",
+    "service_type",
+    "service_port",
+    "target_port",
+    "labels",
+)
+
+
+def test_the_crd_reserves_the_variables_the_model_reserves(spec_schema: dict[str, Any]) -> None:
+    node = node_at(spec_schema, "infrastructure.terraform.variables")
+    assert set(node["properties"]) == set(RESERVED_VARIABLE_NAMES)
+    assert set(spec_module.RESERVED_VARIABLES) == set(RESERVED_VARIABLE_NAMES)
+    (rule,) = node["x-kubernetes-validations"]
+    assert all(f"!has(self.{name})" in rule["rule"] for name in RESERVED_VARIABLE_NAMES)
+    assert all(name in rule["message"] for name in RESERVED_VARIABLE_NAMES)
+
+
+def test_the_release_name_fits_a_label_value(version: dict[str, Any]) -> None:
+    rules = version["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+    assert {"rule": "size(self.metadata.name) <= 63"}.items() <= rules[0].items()
+    assert "bluegreen.dev/release label" in rules[0]["message"]
 
 
 def _long_default_preview(raw: dict[str, Any]) -> None:
@@ -406,6 +477,15 @@ CEL_REFUSED = {
     "no-containers": lambda r: r["template"]["spec"].update(containers=[]),
     "no-pod-spec": lambda r: r["template"].pop("spec"),
     "default-preview-name-too-long": _long_default_preview,
+    "path-with-space": lambda r: r["checks"]["smoke"][0]["http"].update(path="/a b"),
+    "url-with-newline": lambda r: r["checks"]["smoke"][0]["http"].update(url="http://h\n"),
+    "url-ftp": lambda r: r["checks"]["smoke"][0]["http"].update(url="ftp://h/"),
+    "target-port-bad-name": lambda r: r["service"].update(targetPort="HTTP--1"),
+    **{
+        f"reserved-label-{key}": _label(key)
+        for key in ("bluegreen.dev/revision", "bluegreen.dev/x", "app.kubernetes.io/managed-by")
+    },
+    **{f"reserved-variable-{name}": _variable(name) for name in RESERVED_VARIABLE_NAMES},
 }
 
 
@@ -480,7 +560,7 @@ def check_value(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
     elif kind == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     else:
-        ok = isinstance(value, TYPES[kind])
+        ok = isinstance(value, TYPES[str(kind)])
     if not ok:
         return [f"{path}: {value!r} is not {kind}"]
     errors: list[str] = []
