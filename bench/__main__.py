@@ -14,13 +14,15 @@ from typing import Any
 
 from tests.integration.harness import REPO, Kubectl
 
-from bench import imports, latency, memory, report
+from bench import check_safety, imports, latency, memory, report
 from bench.cluster import api_client, cluster_env, machine
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", choices=("latency", "memory", "report"), action="append")
+    parser.add_argument(
+        "--only", choices=("latency", "memory", "checks", "report"), action="append"
+    )
     parser.add_argument(
         "--changes", type=int, default=100, help="sequential template changes (0: skip)"
     )
@@ -35,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="a second memory pass under tracemalloc: where the heap goes",
     )
+    check_safety.add_arguments(parser)
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    only = set(args.only or ("latency", "memory", "report"))
+    only = set(args.only or ("latency", "memory", "checks", "report"))
     out: Path = args.results
     out.mkdir(parents=True, exist_ok=True)
 
@@ -98,10 +101,39 @@ def main(argv: list[str] | None = None) -> int:
                 diagnose=True,
             )
             _write(out / "memory-diagnose.json", {**result, "finished": _now()})
+    if "checks" in only:
+        _checks(args, env, out)
     if "report" in only:
         args.report.write_text(report.render(out))
         _log(f"wrote {args.report}")
     return 0
+
+
+def _checks(args: argparse.Namespace, env: dict[str, str], out: Path) -> None:
+    _log(f"checks: {args.check_releases} releases of hostile checks, liveness probed")
+    result = check_safety.run(
+        env,
+        out,
+        releases=args.check_releases,
+        duration=args.check_seconds,
+        baseline=args.check_baseline_seconds,
+    )
+    _write(out / "checks.json", {**result, "finished": _now()})
+    _log(f"checks: liveness {json.dumps(result['hostile_ms'])}")
+    if args.check_traced_seconds:
+        _log("checks (traced): where the probe's tail comes from")
+        trace = out / "checks-trace.jsonl"
+        trace.unlink(missing_ok=True)
+        traced = check_safety.run(
+            env,
+            out,
+            releases=args.check_releases,
+            duration=args.check_traced_seconds,
+            baseline=args.check_baseline_seconds,
+            trace=trace,
+        )
+        _write(out / "checks-traced.json", {**traced, "finished": _now()})
+        _log(f"checks (traced): {json.dumps(traced['loop'])}")
 
 
 def _now() -> str:

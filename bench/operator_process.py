@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.harness import REPO, Kubectl, Operator, free_port, wait_for
+from tests.integration.harness import REPO, Kubectl, Operator, wait_for
 
 FLAGS = ("--infrastructure", "kubernetes", "--drift-interval", "0")
 
@@ -41,7 +41,9 @@ class BenchOperator(Operator):
             "--metrics-port",
             str(self.metrics_port),
             "--liveness-port",
-            str(free_port()),
+            str(self.liveness_port),
+            "--check-allowed-hosts",
+            "127.0.0.1",
             *self.extra,
         ]
         env = {**self.env, "BENCH_TRACE_FILE": str(self.trace)}

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import check_report
 from bench.latency import outliers
 
 LATENCY_ROWS = (
@@ -112,6 +113,7 @@ def render(results: Path) -> str:
     diagnose = _load(results, "memory-diagnose")
     if diagnose and diagnose.get("heap"):
         out += _heap(diagnose)
+    out += check_report.section(_load(results, "checks"), _load(results, "checks-traced"))
     out += _analysis(latency, traced, memory, results)
     out += _method()
     return "\n".join(out) + "\n"
@@ -745,6 +747,7 @@ def _method() -> list[str]:
         ".venv/bin/python -m bench --changes 100 --memory-releases 100",
         ".venv/bin/python -m bench --only latency --traced-changes 0",
         ".venv/bin/python -m bench --only memory --no-memory-diagnose",
+        ".venv/bin/python -m bench --only checks  # hostile checks, liveness probed",
         ".venv/bin/python -m bench --only report  # re-render from bench/results/",
         "```",
         "",

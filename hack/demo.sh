@@ -66,6 +66,7 @@ fi
 say "starting the operator (infrastructure: ${infra}); log: ${work}/operator.log"
 "${py}" -m bluegreen --namespace "${ns}" --infrastructure "${infra}" \
   --metrics-port "$(free_port)" --liveness-port "$(free_port)" \
+  --check-allowed-hosts 127.0.0.1 \
   --terraform-work-dir "${work}/tf" >"${work}/operator.log" 2>&1 &
 pids+=($!)
 

@@ -182,6 +182,8 @@ class OperatorProcess:
             str(workdir / "tf-work"),
             "--drift-interval",
             "0",
+            "--check-allowed-hosts",
+            "127.0.0.1",
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(args, env=env, stdout=out, stderr=out)

@@ -405,11 +405,7 @@ def _seconds(value: Any, where: str) -> float:
 def _port_name(value: Any) -> str:
     """A named container port, as Kubernetes accepts it (IANA_SVC_NAME)."""
     name = str(value)
-    valid = (
-        bool(_IANA_SVC_NAME.match(name))
-        and "--" not in name
-        and any(c.isalpha() for c in name)
-    )
+    valid = bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
     if not valid:
         raise SpecError(
             "InvalidService",

@@ -43,6 +43,12 @@ async def configure(
     settings.watching.client_timeout = 330
     config: OperatorConfig = memo["config"]
     metrics: Metrics = memo["metrics"]
+    if config.namespaces:
+        # kopf stops watching a namespace once it is marked for deletion without a
+        # blocking condition, which the namespace controller shows for a moment
+        # before it reports our finalizer: the releases there would then never be
+        # finalized and the namespace never go. Watch the given namespaces, always.
+        settings.scanning.disabled = True
     kube = Kube(KubeRest(await make_api_client(config.kubeconfig)))
     session = aiohttp.ClientSession()
     infrastructure = _infrastructure(config, kube)
