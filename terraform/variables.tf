@@ -63,13 +63,17 @@ variable "service_port" {
 }
 
 variable "target_port" {
-  description = "Container port the Services forward to."
-  type        = number
+  description = "Where the Services forward to: a container port number (\"5000\") or the name of a container port (\"http\")."
+  type        = string
   nullable    = false
 
   validation {
-    condition     = var.target_port >= 1 && var.target_port <= 65535 && floor(var.target_port) == var.target_port
-    error_message = "target_port must be an integer between 1 and 65535."
+    # try(): tonumber() fails on a name, and HCL evaluates both sides of ||.
+    condition = (
+      (can(regex("^[0-9]{1,5}$", var.target_port)) && try(tonumber(var.target_port) >= 1 && tonumber(var.target_port) <= 65535, false))
+      || (length(var.target_port) <= 15 && can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", var.target_port)) && can(regex("[a-z]", var.target_port)))
+    )
+    error_message = "target_port must be a port number between 1 and 65535, or a port name (an IANA service name: 1-15 lowercase letters, digits and single hyphens, with at least one letter, not starting or ending with a hyphen)."
   }
 }
 

@@ -15,10 +15,17 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
-from terraform_helpers import MODULE, STATE_NAMESPACE, Kube, toolchain_env
+from terraform_helpers import (
+    MODULE,
+    STATE_NAMESPACE,
+    Kube,
+    PerCallCluster,
+    forget_state,
+    toolchain_env,
+)
 
 from bluegreen.adapters.terraform import TerraformInfrastructure
+from bluegreen.core import names
 from bluegreen.core.infrastructure import InfrastructureInputs
 
 
@@ -63,6 +70,7 @@ def make_infra(
             "terraform_bin": os.path.join(
                 terraform_env["BLUEGREEN_TOOLCHAIN_DIR"], "bin/terraform"
             ),
+            "cluster": PerCallCluster(cluster.kubeconfig),
             "lock_timeout": "2s",
             "timeout_seconds": 120,
         }
@@ -91,13 +99,4 @@ def release(kube: Kube) -> Iterator[InfrastructureInputs]:
         labels={"team": "payments"},
     )
     kube.core.delete_namespace(name)
-    key = f"{name}-{name}"
-    for delete, object_name in (
-        (kube.core.delete_namespaced_secret, f"tfstate-default-{key}"),
-        (kube.coordination.delete_namespaced_lease, f"lock-tfstate-default-{key}"),
-    ):
-        try:
-            delete(object_name, STATE_NAMESPACE)
-        except ApiException as err:
-            if err.status != 404:
-                raise
+    forget_state(kube, names.state_key(name, name), names.legacy_state_key(name, name))

@@ -14,6 +14,9 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from bluegreen.adapters.kube_rest import JSON, KubeRest, make_api_client
+from bluegreen.adapters.terraform_cluster import KubeTerraformCluster
+
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "terraform"
 STATE_NAMESPACE = "bluegreen-system"
@@ -37,6 +40,14 @@ class Kube:
     def service(self, namespace: str, name: str) -> Any | None:
         try:
             return self.core.read_namespaced_service(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def secret(self, name: str) -> Any | None:
+        try:
+            return self.core.read_namespaced_secret(name, STATE_NAMESPACE)
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -91,6 +102,43 @@ class Kube:
             self.coordination.patch_namespaced_lease(name, STATE_NAMESPACE, lease)
 
 
+class PerCallCluster:
+    """The adapter's real ``KubeTerraformCluster``, on a fresh client for every call.
+
+    The tests drive the adapter with one ``asyncio.run`` per operation, and an
+    async client cannot outlive its event loop; the operator keeps one client.
+    """
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = str(kubeconfig)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        api = await make_api_client(self.kubeconfig)
+        try:
+            cluster = KubeTerraformCluster(KubeRest(api), STATE_NAMESPACE)
+            return await getattr(cluster, method)(*args)
+        finally:
+            await api.close()
+
+    async def state_secret(self, key: str) -> JSON | None:
+        return await self._call("state_secret", key)  # type: ignore[no-any-return]
+
+    async def create_state_secret(self, body: Any) -> bool:
+        return bool(await self._call("create_state_secret", body))
+
+    async def delete_state_secret(self, key: str, uid: str) -> None:
+        await self._call("delete_state_secret", key, uid)
+
+    async def lease(self, key: str) -> JSON | None:
+        return await self._call("lease", key)  # type: ignore[no-any-return]
+
+    async def delete_lease(self, key: str, uid: str) -> None:
+        await self._call("delete_lease", key, uid)
+
+    async def service(self, namespace: str, name: str) -> JSON | None:
+        return await self._call("service", namespace, name)  # type: ignore[no-any-return]
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
     """Poll ``condition`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -101,3 +149,17 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def forget_state(kube: Kube, *keys: str) -> None:
+    """Delete the state Secrets and locks of ``keys``; absent ones are fine."""
+    for key in keys:
+        for delete, object_name in (
+            (kube.core.delete_namespaced_secret, f"tfstate-default-{key}"),
+            (kube.coordination.delete_namespaced_lease, f"lock-tfstate-default-{key}"),
+        ):
+            try:
+                delete(object_name, STATE_NAMESPACE)
+            except ApiException as err:
+                if err.status != 404:
+                    raise

@@ -133,7 +133,7 @@ def test_drift_is_reported_and_nothing_is_changed(
 def test_invalid_variable_fails_with_the_validation_message(
     make_infra: MakeInfra, kube: Kube, release: InfrastructureInputs, work_root: Path
 ) -> None:
-    bogus = dataclasses.replace(release, extra_variables={"service_type": "Bogus"})
+    bogus = dataclasses.replace(release, service_type="Bogus")
     with pytest.raises(InfrastructureError) as failure:
         asyncio.run(make_infra().apply(bogus))
     message = str(failure.value)
@@ -305,9 +305,12 @@ def test_destroy_removes_what_apply_created(
     assert kube.service(name, "web-preview") is None
     wait_for(lambda: _namespace_gone(kube, name), timeout=60, what="namespace deletion")
     assert not (work_root / inputs.state_key()).exists()
-    # Destroying again is a no-op, not an error.
+    # The emptied state and its lock go too: nothing of a deleted release stays.
+    assert kube.secret(f"tfstate-default-{inputs.state_key()}") is None
+    assert kube.lease(lease_name(inputs)) is None
+    # Destroying again is a no-op, not an error, and creates no state.
     asyncio.run(infra.destroy(inputs))
-    kube.core.delete_namespaced_secret(f"tfstate-default-{inputs.state_key()}", STATE_NAMESPACE)
+    assert kube.secret(f"tfstate-default-{inputs.state_key()}") is None
 
 
 def _namespace_gone(kube: Kube, name: str) -> bool:

@@ -15,6 +15,7 @@ import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from python_terraform import IsFlagged, IsNotFlagged
@@ -35,7 +36,37 @@ from bluegreen.adapters.terraform_text import (
     summarize_error,
 )
 from bluegreen.adapters.terraform_workdir import PLAN_FILE, VAR_FILE, write_private
-from bluegreen.core.infrastructure import InfrastructureInputs
+from bluegreen.core.infrastructure import InfrastructureInputs, InfrastructureOutputs
+
+if TYPE_CHECKING:
+    from bluegreen.adapters.terraform_cluster import TerraformCluster
+
+
+class EmptyCluster:
+    """A cluster holding no state Secret and no Service: the scheduling tests here
+    exercise process handling only; the Kubernetes side runs against the real
+    API server in tests/terraform."""
+
+    async def state_secret(self, key: str) -> Any:
+        return None
+
+    async def create_state_secret(self, body: Any) -> bool:
+        raise AssertionError("nothing to migrate in an empty cluster")
+
+    async def delete_state_secret(self, key: str, uid: str) -> None:
+        raise AssertionError("nothing to delete in an empty cluster")
+
+    async def lease(self, key: str) -> Any:
+        return None
+
+    async def delete_lease(self, key: str, uid: str) -> None:
+        raise AssertionError("nothing to delete in an empty cluster")
+
+    async def service(self, namespace: str, name: str) -> Any:
+        return None
+
+
+NO_CLUSTER: TerraformCluster = EmptyCluster()
 
 MODULE = Path(__file__).resolve().parents[2] / "terraform"
 
@@ -125,7 +156,9 @@ def test_checksum_refuses_a_directory_without_terraform(tmp_path: Path) -> None:
 
 
 def test_adapter_exposes_the_module_checksum() -> None:
-    infra = TerraformInfrastructure(MODULE, Path("/nonexistent"), terraform_bin="true")
+    infra = TerraformInfrastructure(
+        MODULE, Path("/nonexistent"), cluster=NO_CLUSTER, terraform_bin="true"
+    )
     assert infra.module_checksum == module_checksum(MODULE)
 
 
@@ -156,7 +189,7 @@ def test_declared_variables_sees_sensitive_flag() -> None:
 
 async def test_unknown_and_reserved_variables_are_refused_before_running(tmp_path: Path) -> None:
     # terraform_bin "false" would fail any real command: the refusal comes first.
-    infra = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="false")
+    infra = TerraformInfrastructure(MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="false")
     with pytest.raises(InfrastructureError, match="unknown Terraform variables: servce_port"):
         await infra.apply(inputs(servce_port=8080))
     with pytest.raises(InfrastructureError, match="operator only: kubeconfig_path"):
@@ -372,7 +405,7 @@ def test_a_finished_command_returns_its_output(tmp_path: Path) -> None:
 
 
 def test_backend_is_in_cluster_without_a_kubeconfig(tmp_path: Path) -> None:
-    infra = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true")
+    infra = TerraformInfrastructure(MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true")
     assert infra._backend_config("team-a-shop") == {
         "secret_suffix": "team-a-shop",
         "namespace": "bluegreen-system",
@@ -380,7 +413,12 @@ def test_backend_is_in_cluster_without_a_kubeconfig(tmp_path: Path) -> None:
     }
     kubeconfig = tmp_path / "kubeconfig"
     infra = TerraformInfrastructure(
-        MODULE, tmp_path, terraform_bin="true", kubeconfig=kubeconfig, state_namespace="ops"
+        MODULE,
+        tmp_path,
+        cluster=NO_CLUSTER,
+        terraform_bin="true",
+        kubeconfig=kubeconfig,
+        state_namespace="ops",
     )
     assert infra._backend_config("k") == {
         "secret_suffix": "k",
@@ -402,7 +440,9 @@ def test_environment_is_automation_only_and_ignores_ambient_terraform_settings(
         "TF_CLI_CONFIG_FILE": "/toolchain/terraformrc",
     }.items():
         monkeypatch.setenv(name, value)
-    in_cluster = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true")._env
+    in_cluster = TerraformInfrastructure(
+        MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true"
+    )._env
     assert not {
         "TF_VAR_service_port",
         "TF_CLI_ARGS_plan",
@@ -416,12 +456,16 @@ def test_environment_is_automation_only_and_ignores_ambient_terraform_settings(
     assert in_cluster["CHECKPOINT_DISABLE"] == "1"
 
     kubeconfig = tmp_path / "kc"
-    local = TerraformInfrastructure(MODULE, tmp_path, terraform_bin="true", kubeconfig=kubeconfig)
+    local = TerraformInfrastructure(
+        MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true", kubeconfig=kubeconfig
+    )
     assert local._env["KUBE_CONFIG_PATH"] == str(kubeconfig)
 
 
 async def test_invalid_state_keys_never_become_paths(tmp_path: Path) -> None:
-    infra = TerraformInfrastructure(MODULE, tmp_path / "work", terraform_bin="false")
+    infra = TerraformInfrastructure(
+        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin="false"
+    )
     release = dataclasses.replace(inputs(), release="..", release_namespace="x/..")
     with pytest.raises(InfrastructureError, match="invalid state key"):
         await infra.apply(release)
@@ -469,15 +513,17 @@ async def test_runs_are_bounded_overall_and_serialized_per_release(
     log = tmp_path / "runs.log"
     monkeypatch.setenv("STAND_IN_LOG", str(log))
     infra = TerraformInfrastructure(
-        MODULE, tmp_path / "work", terraform_bin=str(cli), max_concurrency=2
+        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin=str(cli), max_concurrency=2
     )
     releases = [dataclasses.replace(inputs(), release=f"r{i}") for i in range(4)]
     results = await asyncio.gather(
         *(infra.apply(r) for r in releases), infra.detect_drift(releases[0])
     )
 
-    assert results[0].stable_service == "shop"
-    assert results[0].preview_service == "shop-preview"  # not in the outputs: from inputs
+    first = results[0]
+    assert isinstance(first, InfrastructureOutputs)
+    assert first.stable_service == "shop"
+    assert first.preview_service == "shop-preview"  # not in the outputs: from inputs
     most, per_release = await asyncio.to_thread(overlaps, log, "plan")
     assert most == 2  # parallel, but never beyond max_concurrency
     assert set(per_release.values()) == {1}  # one run per release at a time
@@ -494,7 +540,9 @@ async def test_cancelling_a_run_interrupts_the_cli_and_cleans_up(
     cli.write_text(STAND_IN.replace("sleep 0.4", "sleep 30"))
     cli.chmod(0o755)
     monkeypatch.setenv("STAND_IN_LOG", str(tmp_path / "runs.log"))
-    infra = TerraformInfrastructure(MODULE, tmp_path / "work", terraform_bin=str(cli))
+    infra = TerraformInfrastructure(
+        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin=str(cli)
+    )
     task = asyncio.create_task(infra.apply(inputs()))
     workdir = tmp_path / "work" / inputs().state_key()
     loop = asyncio.get_running_loop()

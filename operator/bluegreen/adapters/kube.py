@@ -44,17 +44,27 @@ class Releases:
         return str(written.get("metadata", {}).get("resourceVersion", ""))
 
     async def clear_action(self, namespace: str, name: str, raw: str) -> None:
-        """Remove the action annotation, but only if it still holds the value we consumed."""
+        """Remove the action annotation, but only if it still holds the value we consumed.
+
+        The value is compared here and the removal fenced on resourceVersion: a JSON
+        patch ``test`` of the value itself compares encoded bytes, and the API server
+        encodes ``<``, ``>``, ``&`` and non-ASCII characters unlike Python's encoder,
+        so such values would never be cleared.
+        """
+        current = await self.get(namespace, name)
+        meta = (current or {}).get("metadata") or {}
+        if (meta.get("annotations") or {}).get(names.ACTION_ANNOTATION) != raw:
+            return  # gone, or a newer action replaced it (it will be consumed next)
         key = names.ACTION_ANNOTATION.replace("~", "~0").replace("/", "~1")
         operations = [
-            {"op": "test", "path": f"/metadata/annotations/{key}", "value": raw},
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
             {"op": "remove", "path": f"/metadata/annotations/{key}"},
         ]
         try:
             await self.rest.json_patch(self._path(namespace, name), operations)
         except KubeError as err:
-            # 422: a newer action replaced it (it will be consumed next); 404: gone.
-            if err.status not in (404, 422):
+            # 409/422: changed since the read (the next step looks again); 404: gone.
+            if err.status not in (404, 409, 422):
                 raise
 
     async def set_finalizers(self, namespace: str, name: str, finalizers: list[str]) -> None:

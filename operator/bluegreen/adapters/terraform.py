@@ -12,7 +12,11 @@ replaces what it does badly (see /work/shared notes and ``terraform_process``):
 - one working directory per release, one run per release at a time, at most
   ``max_concurrency`` runs overall, all off the event loop;
 - a lock left behind by a killed run is force-unlocked once it is provably
-  stale.
+  stale;
+- before Terraform runs, state kept under the legacy key is moved to the
+  release's own key, and an existing Service missing from the state is
+  imported only when it is this release's (or adoption-annotated for it),
+  never when it is someone else's (``core.service_claim``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -35,6 +39,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
+from bluegreen.adapters.kube_rest import KubeError
+from bluegreen.adapters.terraform_cluster import (
+    TerraformCluster,
+    migrate_legacy_state,
+    remove_empty_state,
+)
 from bluegreen.adapters.terraform_process import ProcessGuard, TerraformStoppedError
 from bluegreen.adapters.terraform_text import (
     declared_variables,
@@ -48,6 +58,7 @@ from bluegreen.adapters.terraform_text import (
     summarize_error,
 )
 from bluegreen.adapters.terraform_workdir import PLAN_FILE, VAR_FILE, ReleaseDir
+from bluegreen.core import service_claim, tfstate
 from bluegreen.core.infrastructure import (
     DriftReport,
     InfrastructureInputs,
@@ -65,8 +76,12 @@ KILL_GRACE_SECONDS = 20.0
 # Set by the operator only; a release's spec must not point the provider at
 # another kubeconfig on the operator's disk.
 _RESERVED_VARIABLES = frozenset({"kubeconfig_path"})
-# The state key becomes a directory name and part of a Secret name.
-_STATE_KEY = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,200}[a-z0-9])?$")
+# The state key becomes a directory name, part of a Secret name and a label value
+# (``core.names.state_key`` guarantees this shape; checked again before any path).
+_STATE_KEY = re.compile(r"^(?!.*\.\.)[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+_SERVICES = (("stable", "service_name"), ("preview", "preview_service_name"))
+"""The module's Service resources and the input naming each one."""
+BRIDGE_TIMEOUT_SECONDS = 60.0
 # Ambient settings that would make a run depend on who started the operator.
 _DROPPED_ENV_PREFIXES = ("TF_VAR_", "TF_CLI_ARGS")
 _DROPPED_ENV = frozenset(
@@ -88,6 +103,20 @@ class _CommandFailedError(Exception):
         super().__init__(command)
         self.command = command
         self.returncode, self.stdout, self.stderr = result
+
+
+class _Bridge:
+    """Lets the worker thread make the event loop's Kubernetes calls and wait for them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def __call__(self, call: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(call, self._loop)
+        try:
+            return future.result(timeout=BRIDGE_TIMEOUT_SECONDS)
+        except KubeError as err:
+            raise InfrastructureError(f"Kubernetes API: {err}") from None
 
 
 class _Terraform(Terraform):  # type: ignore[misc]  # python-terraform is untyped
@@ -141,6 +170,7 @@ class TerraformInfrastructure:
         module_dir: Path,
         work_root: Path,
         *,
+        cluster: TerraformCluster,
         state_namespace: str = "bluegreen-system",
         kubeconfig: Path | None = None,
         max_concurrency: int = 2,
@@ -152,6 +182,7 @@ class TerraformInfrastructure:
         binary = terraform_bin or shutil.which("terraform")
         if binary is None:
             raise InfrastructureError("terraform CLI not found on PATH")
+        self._cluster = cluster
         self._module_dir = Path(module_dir)
         self._work_root = Path(work_root)
         self._state_namespace = state_namespace
@@ -181,32 +212,41 @@ class TerraformInfrastructure:
     async def apply(self, inputs: InfrastructureInputs) -> InfrastructureOutputs:
         variables = self._variables(inputs)
         return await self._run(
-            inputs.state_key(), lambda guard: self._apply_sync(inputs, variables, guard)
+            inputs, lambda guard, bridge: self._apply_sync(inputs, variables, guard, bridge)
         )
 
     async def detect_drift(self, inputs: InfrastructureInputs) -> DriftReport:
         variables = self._variables(inputs)
-        return await self._run(
-            inputs.state_key(), lambda guard: self._drift_sync(inputs, variables, guard)
-        )
+        return await self._run(inputs, lambda guard, _: self._drift_sync(inputs, variables, guard))
 
     async def destroy(self, inputs: InfrastructureInputs) -> None:
         variables = self._variables(inputs)
         await self._run(
-            inputs.state_key(), lambda guard: self._destroy_sync(inputs, variables, guard)
+            inputs, lambda guard, bridge: self._destroy_sync(inputs, variables, guard, bridge)
         )
 
     # -- scheduling ---------------------------------------------------------
 
-    async def _run(self, key: str, operation: Callable[[ProcessGuard], T]) -> T:
+    async def _run(
+        self,
+        inputs: InfrastructureInputs,
+        operation: Callable[[ProcessGuard, _Bridge], T],
+    ) -> T:
+        key = inputs.state_key()
         if not _STATE_KEY.match(key):
             raise InfrastructureError(f"invalid state key {key!r}")
         lock = self._key_locks.setdefault(key, asyncio.Lock())
         # Per-release lock first: a queued run for one release must not hold
         # one of the global slots while it waits.
         async with lock, self._semaphore:
+            # Before init, which would create an empty state under the new key and
+            # so hide the legacy one for good.
+            await self._cluster_call(migrate_legacy_state(self._cluster, inputs))
             guard = ProcessGuard(self._timeout, KILL_GRACE_SECONDS)
-            task = asyncio.ensure_future(asyncio.to_thread(self._tracked, key, operation, guard))
+            bridge = _Bridge(asyncio.get_running_loop())
+            task = asyncio.ensure_future(
+                asyncio.to_thread(self._tracked, key, lambda g: operation(g, bridge), guard)
+            )
             try:
                 return await asyncio.shield(task)
             except asyncio.CancelledError:
@@ -217,6 +257,10 @@ class TerraformInfrastructure:
                 if pending:
                     guard.kill()
                     await asyncio.wait({task})
+                if not task.cancelled():
+                    # Its outcome ("terraform cancelled") is moot for a cancelled
+                    # caller; retrieving it keeps asyncio from logging it as an error.
+                    task.exception()
                 raise
 
     def _tracked(self, key: str, operation: Callable[[ProcessGuard], T], guard: ProcessGuard) -> T:
@@ -230,13 +274,31 @@ class TerraformInfrastructure:
             with self._busy_lock:
                 self._busy[key] -= 1
 
+    @staticmethod
+    async def _cluster_call(call: Coroutine[Any, Any, T]) -> T:
+        try:
+            return await call
+        except KubeError as err:
+            raise InfrastructureError(f"Kubernetes API: {err}") from None
+
     # -- operations (worker thread) -----------------------------------------
 
     def _apply_sync(
-        self, inputs: InfrastructureInputs, variables: dict[str, Any], guard: ProcessGuard
+        self,
+        inputs: InfrastructureInputs,
+        variables: dict[str, Any],
+        guard: ProcessGuard,
+        bridge: _Bridge,
     ) -> InfrastructureOutputs:
         key = inputs.state_key()
         with self._session(key, variables, guard) as tf:
+            judged: dict[str, str] = {}
+            self._with_lock_recovery(
+                key,
+                tf,
+                variables,
+                lambda: judged.update(self._claim_services(inputs, tf, bridge)),
+            )
 
             def plan_and_apply() -> None:
                 plan = tf.run(
@@ -252,6 +314,7 @@ class TerraformInfrastructure:
                     return
                 if plan[0] != 2:
                     raise _CommandFailedError("plan", plan)
+                self._check_plan_targets(inputs, tf, judged)
                 changes = plan_changes(plan[1])
                 log.info("terraform apply for %s: %s", key, "; ".join(changes) or "changes")
                 result = tf.run("apply", PLAN_FILE, skip_plan=True, lock_timeout=self._lock_timeout)
@@ -287,10 +350,31 @@ class TerraformInfrastructure:
         return DriftReport(drifted=True, summary="; ".join(changes) or "plan has changes")
 
     def _destroy_sync(
-        self, inputs: InfrastructureInputs, variables: dict[str, Any], guard: ProcessGuard
+        self,
+        inputs: InfrastructureInputs,
+        variables: dict[str, Any],
+        guard: ProcessGuard,
+        bridge: _Bridge,
     ) -> None:
+        """Destroy what the state holds and every untracked Service of ours; then the
+        (empty) state itself and the working directory."""
         key = inputs.state_key()
+        if bridge(self._cluster.state_secret(key)) is None and not any(
+            self._judge(inputs, bridge, name, None)[0] is service_claim.Claim.OURS
+            for _, name in self._service_names(inputs)
+        ):
+            # No state and no Service of ours: nothing to destroy, and running
+            # init would only create an empty state to delete again.
+            log.info("terraform destroy for %s: no state and no Services; nothing to do", key)
+            ReleaseDir(self._work_root / key).remove()
+            return
         with self._session(key, variables, guard) as tf:
+            self._with_lock_recovery(
+                key,
+                tf,
+                variables,
+                lambda: self._claim_services(inputs, tf, bridge, destroying=True),
+            )
 
             def destroy() -> None:
                 result = tf.run(
@@ -305,10 +389,134 @@ class TerraformInfrastructure:
                     raise _CommandFailedError("destroy", result)
 
             self._with_lock_recovery(key, tf, variables, destroy)
-        # The state Secret stays (empty): Terraform cannot delete the default
-        # workspace. The working directory holds nothing worth keeping.
+        # Terraform cannot delete the default workspace: without this every
+        # deleted release would leave its state Secret and Lease behind.
+        bridge(remove_empty_state(self._cluster, key))
         ReleaseDir(self._work_root / key).remove()
         log.info("terraform destroy for %s: done", key)
+
+    # -- Services that exist before Terraform knows them ---------------------
+
+    @staticmethod
+    def _service_names(inputs: InfrastructureInputs) -> list[tuple[str, str]]:
+        """(Terraform address, Service name) of the module's two Services."""
+        return [
+            (f"{tfstate.SERVICE_TYPE}.{resource}", str(getattr(inputs, field)))
+            for resource, field in _SERVICES
+        ]
+
+    def _judge(
+        self,
+        inputs: InfrastructureInputs,
+        bridge: _Bridge,
+        name: str,
+        tracked_uid: str | None,
+    ) -> tuple[service_claim.Claim, str]:
+        """The verdict on the live Service ``name`` and that object's uid ("" if none)."""
+        live = bridge(self._cluster.service(inputs.namespace, name))
+        uid = str(((live or {}).get("metadata") or {}).get("uid") or "")
+        return service_claim.claim(live, tracked_uid, inputs.release), uid
+
+    def _claim_services(
+        self,
+        inputs: InfrastructureInputs,
+        tf: _Terraform,
+        bridge: _Bridge,
+        *,
+        destroying: bool = False,
+    ) -> dict[str, str]:
+        """Reconcile the state with the live Services before plan, apply or destroy.
+
+        A Service of ours that the state lacks (an apply killed before it saved
+        state, a lost state) is imported, so Terraform updates it instead of
+        failing on "already exists", and a destroy removes it. A foreign one
+        stops an apply with ``ServiceNotOwned``; a destroy leaves it alone and,
+        if the state points at its name, forgets that entry so Terraform, which
+        finds objects by name, cannot delete it.
+
+        Returns the uid of each Service found writable ("" when absent), which
+        the saved plan is checked against.
+        """
+        tracked = tfstate.service_uids(self._pull_state(tf))
+        judged: dict[str, str] = {}
+        for address, name in self._service_names(inputs):
+            verdict, uid = self._judge(inputs, bridge, name, tracked.get(address))
+            judged[address] = uid
+            if verdict in (service_claim.Claim.ABSENT, service_claim.Claim.TRACKED):
+                continue
+            if destroying and verdict is not service_claim.Claim.OURS:
+                # Not ours yet (foreign, or adoptable but never adopted).
+                if address in tracked:
+                    self._forget(tf, address)
+                continue
+            if verdict is service_claim.Claim.FOREIGN:
+                raise InfrastructureError(
+                    service_claim.refusal(inputs.namespace, name, inputs.release)
+                )
+            if address in tracked:
+                # Tracked under this name, but a newer object of ours (or one
+                # handed over): Terraform reads it by name and takes it from here.
+                continue
+            self._import(inputs, tf, address, name, uid)
+        return judged
+
+    def _import(
+        self, inputs: InfrastructureInputs, tf: _Terraform, address: str, name: str, uid: str
+    ) -> None:
+        """Import the Service ``name``, which must still be the object ``uid`` judged."""
+        result = tf.run(
+            "cmd",
+            "import",
+            address,
+            f"{inputs.namespace}/{name}",
+            var_file=VAR_FILE,
+            lock_timeout=self._lock_timeout,
+            input=False,
+            no_color=IsFlagged,
+        )
+        if result[0] != 0:
+            raise _CommandFailedError("import", result)
+        # Terraform imports whatever holds the name at that instant: if the object
+        # was replaced since it was judged, undo the import and refuse.
+        imported = tfstate.service_uids(self._pull_state(tf)).get(address)
+        if imported != uid:
+            self._forget(tf, address)
+            raise InfrastructureError(service_claim.refusal(inputs.namespace, name, inputs.release))
+        log.info(
+            "terraform state of %s: imported existing Service %s/%s (%s)",
+            inputs.state_key(),
+            inputs.namespace,
+            name,
+            address,
+        )
+
+    def _check_plan_targets(
+        self, inputs: InfrastructureInputs, tf: _Terraform, judged: Mapping[str, str]
+    ) -> None:
+        """Refuse a saved plan that would write a Service other than the one judged ours."""
+        shown = tf.run("cmd", "show", PLAN_FILE, json=IsFlagged, no_color=IsFlagged)
+        if shown[0] != 0:
+            raise _CommandFailedError("show", shown)
+        unexpected = tfstate.unexpected_targets(json.loads(shown[1] or "{}"), judged)
+        if unexpected:
+            by_address = dict(self._service_names(inputs))
+            name = by_address.get(unexpected[0], unexpected[0])
+            raise InfrastructureError(service_claim.refusal(inputs.namespace, name, inputs.release))
+
+    def _pull_state(self, tf: _Terraform) -> dict[str, Any]:
+        result = tf.run("cmd", "state pull")
+        if result[0] != 0:
+            raise _CommandFailedError("state pull", result)
+        document = json.loads(result[1] or "{}")
+        return document if isinstance(document, dict) else {}
+
+    def _forget(self, tf: _Terraform, address: str) -> None:
+        result = tf.run(
+            "cmd", "state rm", address, lock_timeout=self._lock_timeout, no_color=IsFlagged
+        )
+        if result[0] != 0:
+            raise _CommandFailedError("state rm", result)
+        log.warning("terraform state: %s forgotten, the live object is not ours", address)
 
     # -- helpers ------------------------------------------------------------
 
@@ -364,7 +572,7 @@ class TerraformInfrastructure:
         workdir.mark_initialized(fingerprint)
 
     def _with_lock_recovery(
-        self, key: str, tf: _Terraform, variables: Mapping[str, Any], step: Callable[[], None]
+        self, key: str, tf: _Terraform, variables: Mapping[str, Any], step: Callable[[], object]
     ) -> None:
         """Run ``step``; on a stale state lock, force-unlock it and run ``step`` once more."""
         try:

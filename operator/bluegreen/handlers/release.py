@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 from typing import Any
 
 import kopf
 
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.handlers.deps import Dependencies
+from bluegreen.reconciler.cleanup import CleanupBudget, CleanupRetryError
 from bluegreen.reconciler.observe import service_names
 
 GROUP, VERSION, PLURAL = "bluegreen.dev", "v1alpha1", "bluegreenreleases"
@@ -46,9 +48,14 @@ async def run_release(
             delay = await deps.reconciler.reconcile(namespace, name)
             errors = 0
         except KubeError as err:
-            delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
-            errors += 1
-            logger.warning("reconcile failed (%s); retrying in %.0fs", err, delay)
+            if err.namespace_terminating:
+                # Nothing can be created there any more; the release's deletion follows.
+                logger.info("namespace %s is being deleted; the release waits for it", namespace)
+                delay = IDLE_RESYNC_SECONDS
+            else:
+                delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
+                errors += 1
+                logger.warning("reconcile failed (%s); retrying in %.0fs", err, delay)
         except Exception:
             delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
             errors += 1
@@ -72,12 +79,30 @@ async def release_changed(
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def release_deleted(
-    name: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
+    name: str,
+    namespace: str | None,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    retry: int,
+    runtime: datetime.timedelta,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
+    """Clean up, then let the finalizer go: a release can always be deleted.
+
+    kopf keeps ``retry`` and ``runtime`` across restarts, so the bound on
+    retries holds even when the operator restarts in the middle of a deletion.
+    """
     deps: Dependencies = memo["deps"]
     assert namespace, "BlueGreenRelease is namespaced"
+    budget = CleanupBudget(attempt=retry, elapsed_seconds=runtime.total_seconds())
     try:
-        await deps.reconciler.finalize(dict(body))
-    except KubeError as err:
-        raise kopf.TemporaryError(f"cleanup failed: {err}", delay=5) from err
+        await deps.reconciler.finalize(dict(body), budget)
+    except CleanupRetryError as pending:
+        raise kopf.TemporaryError(f"cleanup pending: {pending}", delay=pending.delay) from pending
+    except Exception as err:
+        # A bug must not keep the release forever: retry within the same budget.
+        if not budget.last_chance:
+            raise kopf.TemporaryError(f"cleanup crashed: {err}", delay=10) from err
+        logger.exception("cleanup crashed on its last try; letting the release go")
     deps.wakeups.forget(namespace, name)

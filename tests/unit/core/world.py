@@ -7,6 +7,10 @@ stable Service's selector and ready pods, check Jobs), carries out the actions
 it reaches, and produces ``Observed`` snapshots. While applying actions it
 checks the invariants of DESIGN.md and records every breach in
 ``world.violations``; tests assert that list stays empty.
+
+``Namespace`` holds several releases side by side: each sees it through a
+``ReleaseView`` (a ``World``) sharing the namespace's Services and per-Service
+EndpointSlices, filtered by release as the reconciler's observe filters the API.
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ class FakeDeployment:
     """The stable Service selected it at least once (it may be rolled back to)."""
     template_changed: bool = False
     """Someone edited its pod template by hand."""
+    uid: str = ""
 
     def state(self) -> DeploymentState:
         return DeploymentState(
@@ -156,6 +161,7 @@ class FakeDeployment:
             observed_generation=self.generation,
             deleting=self.deleting,
             template_changed=self.template_changed,
+            uid=self.uid,
         )
 
 
@@ -714,3 +720,338 @@ def phase_is(status: ReleaseStatus, *phases: str) -> bool:
 
 def later(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
+
+
+# --------------------------------------------------------------------------- a shared namespace
+
+
+@dataclass
+class Namespace:
+    """Several releases in one namespace: Services, EndpointSlices and names are shared.
+
+    Each release sees the namespace through its own ``ReleaseView`` (a ``World``),
+    filtered the way the reconciler's observe filters the API: Deployments by the
+    release label and the controller uid, Services by the names its spec gives,
+    ``owned`` from the release label. Every Service has its own EndpointSlices
+    (``slices``), which lag behind selectors and pods while ``endpoints_lag``.
+    Breaches of the namespace's invariants land in ``violations``.
+    """
+
+    name: str = "shop"
+    services: dict[str, FakeService] = field(default_factory=dict)
+    releases: dict[str, ReleaseView] = field(default_factory=dict)
+    lookalikes: dict[str, str | None] = field(default_factory=dict)
+    """Deployments nobody's release controls: name -> the release label they carry."""
+    slices: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    """Service name -> ready endpoints per (release label, revision label) of their pods."""
+    endpoints_lag: bool = False
+    rename_destroys_old: bool = True
+    """Terraform replaces a renamed Service (the old one is destroyed); the plain-API
+    infrastructure leaves it behind."""
+    tracked: dict[str, set[str]] = field(default_factory=dict)
+    """release -> the Service names its infrastructure state manages."""
+    selector_writers: dict[str, str] = field(default_factory=dict)
+    """Service name -> the release that last patched its selector."""
+    violations: list[str] = field(default_factory=list)
+    _next_ip: int = 20
+
+    def release(self, name: str, uid: str | None = None) -> ReleaseView:
+        view = ReleaseView(name=name, namespace=self.name, uid=uid or f"uid-{name}", ns=self)
+        view.stable_name, view.preview_name = name, f"{name}-preview"
+        self.releases[name] = view
+        return view
+
+    def allocate_ip(self) -> str:
+        self._next_ip += 1
+        return f"10.96.1.{self._next_ip}"
+
+    def pods(self) -> list[tuple[dict[str, str], int]]:
+        """(pod labels, ready pods) of every Deployment of the namespace."""
+        found: list[tuple[dict[str, str], int]] = []
+        for view in self.releases.values():
+            for dep in view.deployments.values():
+                if not dep.deleting and dep.ready > 0:
+                    found.append((dep.pod_labels, dep.ready))
+        return found
+
+    def live_slices(self, service: FakeService) -> dict[tuple[str, str], int]:
+        if not service.selector:
+            return {}
+        out: dict[tuple[str, str], int] = {}
+        for labels, ready in self.pods():
+            if all(labels.get(k) == v for k, v in service.selector.items()):
+                key = (labels.get(names.RELEASE_LABEL, ""), labels.get(names.REVISION_LABEL, ""))
+                out[key] = out.get(key, 0) + ready
+        return out
+
+    def sync_endpoints(self) -> None:
+        self.slices = {name: self.live_slices(svc) for name, svc in self.services.items()}
+
+    def deployment_owner(self, name: str) -> str | None:
+        """The release controlling the Deployment called ``name``, if any."""
+        for release, view in self.releases.items():
+            if any(d.name == name for d in view.deployments.values()):
+                return release
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a release could write, for before/after comparisons."""
+        return {
+            "services": {
+                n: (s.owner, s.adopt, dict(s.selector or {}), s.cluster_ip, s.port)
+                for n, s in self.services.items()
+            },
+            "deployments": {
+                r: {rev: (d.name, d.replicas, d.deleting) for rev, d in v.deployments.items()}
+                for r, v in self.releases.items()
+            },
+            "jobs": {r: sorted(v.jobs) for r, v in self.releases.items()},
+        }
+
+
+@dataclass
+class ReleaseView(World):
+    """One release of a ``Namespace``: its Deployments and Jobs, the namespace's Services."""
+
+    ns: Namespace = field(default_factory=Namespace)
+    preview_name: str = "shop-preview"
+    desired: str = ""
+    """The revision the current spec asks for."""
+    template_labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.services = self.ns.services  # shared, never copied
+
+    def see_spec(self, raw_spec: Mapping[str, Any]) -> None:
+        super().see_spec(raw_spec)
+        preview = raw_spec.get("previewService")
+        name = preview.get("name") if isinstance(preview, Mapping) else None
+        self.preview_name = str(name or f"{self.stable_name}-preview")
+        pod_template = raw_spec.get("template")
+        if isinstance(pod_template, Mapping):
+            self.desired = compute_revision(pod_template)
+            labels = (pod_template.get("metadata") or {}).get("labels") or {}
+            self.template_labels = {str(k): str(v) for k, v in labels.items()}
+
+    def stable(self) -> FakeService | None:
+        return self.services.get(self.stable_name)
+
+    def live_endpoints(self) -> dict[str, int]:
+        stable = self.stable()
+        if stable is None:
+            return {}
+        live = self.ns.live_slices(stable)
+        return {rev: n for (rel, rev), n in live.items() if rel == self.name}
+
+    def sync_endpoints(self) -> None:
+        self.ns.sync_endpoints()
+
+    def lagging_endpoints(self) -> dict[tuple[str, str], int]:
+        """What the stable Service's EndpointSlices list now (possibly stale)."""
+        return dict(self.ns.slices.get(self.stable_name, {}))
+
+    def resolve(self, url: str) -> str | None:
+        host = urlsplit(url).hostname or ""
+        for svc in self.services.values():
+            if host not in (svc.cluster_ip, f"{svc.name}.{self.namespace}.svc"):
+                continue
+            if svc.owner != self.name or not svc.selector:
+                return None
+            if svc.selector.get(names.RELEASE_LABEL) != self.name:
+                return None
+            revision = svc.selector.get(names.REVISION_LABEL)
+            dep = self.deployments.get(revision or "")
+            if dep is None or dep.deleting or dep.ready <= 0:
+                return None
+            return revision
+        return None
+
+    def foreign_names(self) -> frozenset[str]:
+        """As observe() finds them: look-alikes labelled for us, and the candidate's name."""
+        found = {n for n, label in self.ns.lookalikes.items() if label == self.name}
+        wanted = names.deployment_name(self.name, self.desired) if self.desired else ""
+        own = {d.name for d in self.deployments.values()}
+        if wanted and wanted not in own and wanted in self.ns.lookalikes:
+            found.add(wanted)
+        return frozenset(found)
+
+    def exposing(self) -> tuple[str, ...]:
+        """Other Services whose selector matches the desired revision's pod labels."""
+        if not self.desired:
+            return ()
+        labels = {**self.template_labels, **names.revision_labels(self.name, self.desired)}
+        found = []
+        for svc in self.services.values():
+            if svc.name in (self.stable_name, self.preview_name) or not svc.selector:
+                continue
+            if all(labels.get(k) == v for k, v in svc.selector.items()):
+                found.append(svc.name)
+        return tuple(sorted(found))
+
+    def observe(self) -> Observed:
+        self.deployments = {r: d for r, d in self.deployments.items() if not d.deleting}
+        if self.auto_ready:
+            self.settle_pods()
+        if self.auto_jobs:
+            self.finish_jobs()
+        if not self.ns.endpoints_lag:
+            self.ns.sync_endpoints()
+        slices = self.lagging_endpoints()
+        self._endpoints = {rev: n for (rel, rev), n in slices.items() if rel == self.name}
+        unknown = sum(n for (rel, _), n in slices.items() if rel != self.name)
+
+        def service_state(name: str) -> ServiceState | None:
+            svc = self.services.get(name)
+            if svc is None:
+                return ServiceState(name=name, exists=False)
+            return ServiceState(
+                name=svc.name,
+                exists=True,
+                selector=dict(svc.selector) if svc.selector is not None else None,
+                cluster_ip=svc.cluster_ip,
+                port=svc.port,
+                owned=svc.owner == self.name,
+                adoptable=svc.adopt == self.name,
+            )
+
+        return Observed(
+            generation=self.generation,
+            deployments={r: d.state() for r, d in self.deployments.items()},
+            stable=service_state(self.stable_name),
+            preview=service_state(self.preview_name),
+            stable_endpoints=dict(self._endpoints),
+            stable_unknown_endpoints=unknown,
+            jobs={
+                j.name: JobState(
+                    name=j.name,
+                    revision=j.revision,
+                    succeeded=j.state == "succeeded",
+                    failed=j.state == "failed",
+                    message=j.message,
+                )
+                for j in self.jobs.values()
+            },
+            action=self.annotation,
+            foreign_deployments=self.foreign_names() | frozenset(self.foreign_deployments),
+            exposing_services=self.exposing() + tuple(self.exposing_services),
+        )
+
+    def apply(
+        self,
+        action: Action,
+        status: ReleaseStatus,
+        spec: ReleaseSpec | None,
+        decision: Decision,
+        now: datetime,
+        before: ReleaseStatus | None = None,
+    ) -> ReleaseStatus:
+        self._check_namespace(action)
+        if isinstance(action, DestroyInfrastructure):
+            self.applied.append(Applied(action, now))
+            self.violations.append("decide() destroyed infrastructure")
+            return status
+        result = super().apply(action, status, spec, decision, now, before)
+        if isinstance(action, PatchSelector):
+            self.ns.selector_writers[action.service] = self.name
+        return result
+
+    def _check_delete_in_namespace(self, action: DeleteDeployment) -> None:
+        """Only our own Deployment, and only once the stable Service's slices left it."""
+        if action.name != names.deployment_name(self.name, action.revision):
+            self.violations.append(f"deleted {action.name}, not a name of {self.name}")
+        dep = next((d for d in self.deployments.values() if d.name == action.name), None)
+        if dep is None:
+            owner = self.ns.deployment_owner(action.name)
+            if owner is not None or action.name in self.ns.lookalikes:
+                self.violations.append(f"{self.name} deleted foreign {action.name}")
+        elif action.uid and action.uid != dep.uid:
+            self.violations.append(f"deleted {action.name} with a stale uid")
+        listed = self.lagging_endpoints().get((self.name, action.revision), 0)
+        if listed > 0:
+            self.violations.append(
+                f"{self.name} deleted {action.name} while the EndpointSlices of "
+                f"{self.stable_name} list {listed} ready endpoints of it"
+            )
+
+    def _check_namespace(self, action: Action) -> None:
+        """What a release may touch in a shared namespace, checked as it is carried out."""
+        own = {d.name: d for d in self.deployments.values()}
+        match action:
+            case DeleteDeployment():
+                self._check_delete_in_namespace(action)
+            case ScaleDeployment():
+                if action.name not in own:
+                    self.violations.append(f"{self.name} scaled {action.name}, not its own")
+            case PatchSelector():
+                svc = self.services.get(action.service)
+                if svc is not None and svc.owner != self.name:
+                    self.violations.append(
+                        f"{self.name} patched {action.service} owned by {svc.owner}"
+                    )
+                if dict(action.selector).get(names.RELEASE_LABEL) != self.name:
+                    self.violations.append(f"{self.name} selected foreign pods {action.selector}")
+                if action.ready_deployment and action.ready_deployment not in own:
+                    self.violations.append(
+                        f"{self.name} switched to {action.ready_deployment}, not its own"
+                    )
+            case CreateDeployment():
+                name = action.manifest["metadata"]["name"]
+                owner = self.ns.deployment_owner(name)
+                if (owner not in (None, self.name)) or name in self.ns.lookalikes:
+                    self.violations.append(f"{self.name} created over foreign Deployment {name}")
+            case _:
+                pass
+
+    def _create_deployment(self, manifest: Mapping[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        if name in self.ns.lookalikes or self.ns.deployment_owner(name) not in (None, self.name):
+            return  # AlreadyExists: the name is taken by an object that is not ours
+        super()._create_deployment(manifest)
+        revision = manifest["metadata"]["labels"][names.REVISION_LABEL]
+        dep = self.deployments.get(revision)
+        if dep is not None and not dep.uid:
+            dep.uid = f"{self.uid}/{name}/{len(self.applied)}"
+
+    def _apply_infrastructure(
+        self, action: ApplyInfrastructure, status: ReleaseStatus, now: datetime
+    ) -> ReleaseStatus:
+        if self.infra_failure:
+            return results.infrastructure_failed(
+                status, action.inputs_hash, self.infra_failure, self.generation, now
+            )
+        inputs = action.inputs
+        wanted = [inputs.service_name, inputs.preview_service_name]
+        for svc_name in wanted:
+            existing = self.services.get(svc_name)
+            if existing is not None and self.name not in (existing.owner, existing.adopt):
+                self.violations.append(
+                    f"{self.name} applied over {svc_name} owned by {existing.owner}"
+                )
+                return results.infrastructure_failed(
+                    status, action.inputs_hash, "ServiceNotOwned", self.generation, now
+                )
+        for svc_name in wanted:
+            existing = self.services.get(svc_name)
+            if existing is None:
+                self.services[svc_name] = FakeService(
+                    svc_name, self.ns.allocate_ip(), inputs.service_port, owner=self.name
+                )
+            elif existing.owner != self.name:
+                existing.owner, existing.adopt = self.name, None  # adopted
+        if self.ns.rename_destroys_old:
+            for old in self.ns.tracked.get(self.name, set()) - set(wanted):
+                svc = self.services.get(old)
+                if svc is not None and svc.owner == self.name:
+                    del self.services[old]
+                    self.ns.slices.pop(old, None)
+        self.ns.tracked[self.name] = set(wanted)
+        ips = {n: self.services[n].cluster_ip for n in wanted}
+        outputs = InfrastructureOutputs(
+            stable_service=inputs.service_name,
+            preview_service=inputs.preview_service_name,
+            stable_cluster_ip=ips[inputs.service_name],
+            preview_cluster_ip=ips[inputs.preview_service_name],
+        )
+        return results.infrastructure_applied(
+            status, action.inputs_hash, outputs, self.generation, now
+        )
