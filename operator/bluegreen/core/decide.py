@@ -61,6 +61,16 @@ from bluegreen.core.timefmt import format_time, parse_time
 
 _INFRA_READY, _INFRA_APPLYING, _INFRA_FAILING = "ready", "applying", "failing"
 _REJECTED, _PENDING = "Rejected", "Pending"
+_APPLYING_MESSAGE = "applying infrastructure"
+STANDING_STALLS = frozenset(
+    {"ServiceNotOwned", "DeploymentNotOwned", "InfrastructureFailed", "SelectorDiverged"}
+)
+"""Stalls on the state of the world, not on a revision: they end when the world changes."""
+FAILURE_CONDITIONS = (
+    (ConditionType.CHECKS_PASSED, "SmokeCheckFailed"),
+    (ConditionType.CANDIDATE_READY, "ReadinessTimeout"),
+)
+"""Conditions a failed candidate leaves behind, with the reason that names the failure."""
 _PRUNE_WINDOW = 10
 """Runs looked back at when pruning: older ones were pruned when they were recent."""
 
@@ -82,6 +92,7 @@ def decide(
         if status.message != err.message:
             draft.event(err.reason, err.message, warning=True)
         draft.set(message=err.message, phase=Phase.FAILED)
+        _refuse_action(draft, observed, now, f"the spec is invalid ({err.reason})")
         return _finish(ctx, draft, observed, now, None, status)
     _Release(ctx, spec, draft, observed, now).run()
     return _finish(ctx, draft, observed, now, spec, status)
@@ -360,7 +371,7 @@ class _Release:
                 return _INFRA_FAILING
         if first or missing:
             # Not Complete while a Service is missing: status never claims more than is true.
-            self.draft.set(phase=Phase.PROVISIONING, message="applying infrastructure")
+            self.draft.set(phase=Phase.PROVISIONING, message=_APPLYING_MESSAGE)
         self.draft.progress = ("Provisioning", "applying the infrastructure module")
         self.draft.act(ApplyInfrastructure(inputs=inputs, inputs_hash=wanted))
         self.draft.continue_now = True
@@ -479,7 +490,7 @@ class _Release:
         previous = self.status.previous
         if last is None or not last.result.startswith(_PENDING):
             return False
-        if previous is None or previous.draining or last.action != "rollback":
+        if previous is None or previous.draining or last.action not in ("rollback", "abort"):
             self.draft.set(last_action=replace(last, result="Rolled back or superseded"))
             return False
         result = self._rollback("ManualRollback", "rolled back by a human")
@@ -607,19 +618,37 @@ class _Release:
                 self._collect_previous()
             else:
                 self.draft.wake_in((delete_after - self.now).total_seconds())
-        phase = self.status.phase
-        if phase not in (Phase.FAILED, Phase.ROLLED_BACK):
+        if self.status.phase not in (Phase.FAILED, Phase.ROLLED_BACK):
             self.draft.set(phase=Phase.FAILED)
-        reason = "RolledBack" if self.status.phase == Phase.ROLLED_BACK else "ReleaseFailed"
-        stalled = self.status.condition(ConditionType.STALLED)
-        if (
-            reason == "ReleaseFailed"
-            and stalled is not None
-            and stalled.status == TRUE
-            and stalled.message == self.status.message
-        ):
-            reason = stalled.reason  # keep the cause (SmokeCheckFailed, ReadinessTimeout...)
-        self.draft.stalled = (reason, self.status.message or f"revision {self.desired} failed")
+        reason, message = self._failure_cause()
+        self.draft.set(message=message)
+        self.draft.stalled = (reason, message)
+
+    def _failure_cause(self) -> tuple[str, str]:
+        """Why the desired revision failed, as reported when it failed.
+
+        ``status.message`` may since describe something else: a stall on the world
+        that has ended (a foreign Service the spec named for a while) or an
+        infrastructure apply. The cause survives in the conditions the failure set.
+        """
+        status = self.status
+        stalled = status.condition(ConditionType.STALLED)
+        message_is_cause = bool(status.message) and status.message != _APPLYING_MESSAGE
+        if stalled is not None and stalled.status == TRUE and stalled.message == status.message:
+            if stalled.reason in STANDING_STALLS:
+                message_is_cause = False
+            elif status.phase == Phase.FAILED:
+                return stalled.reason, stalled.message
+        if status.phase == Phase.ROLLED_BACK:
+            rolled_back = f"revision {self.desired} was rolled back"
+            return "RolledBack", status.message if message_is_cause else rolled_back
+        for kind, reason in FAILURE_CONDITIONS:
+            cond = status.condition(kind)
+            if cond is not None and cond.status == FALSE and cond.reason == reason:
+                return reason, cond.message
+        return "ReleaseFailed", status.message if message_is_cause else (
+            f"revision {self.desired} failed"
+        )
 
     # -- a new revision: deploy, verify, gate, switch --
 
@@ -862,6 +891,16 @@ class _Release:
             message = f"rollback to {previous.revision} blocked: {why_not}"
             self._stall_once("RollbackBlocked", message)
             return f"{_REJECTED}: {message}"
+        stable = self.obs.stable
+        if stable is None or not stable.usable:
+            # Renamed or deleted: the infrastructure step creates it first; a patch now
+            # would hit a missing Service. Retried (_retry_rollback) once it exists.
+            message = (
+                f"{reason}: rolling back to {previous.revision} once the stable Service "
+                f"{self.spec.service.name} exists"
+            )
+            self.draft.progress = ("RollbackWaiting", message)
+            return f"{_PENDING}: {message}"
         # Traffic goes back only to as many ready pods as serve it now.
         needed = max(active.replicas, 1)
         if not kept.fully_ready or kept.ready_replicas < needed:
@@ -1158,6 +1197,35 @@ def build_infrastructure_inputs(ctx: ReleaseContext, spec: ReleaseSpec) -> Infra
         labels=names.release_labels(ctx.name),
         extra_variables=spec.infrastructure.variables,
     )
+
+
+def _refuse_action(draft: Draft, observed: Observed, now: datetime, why: str) -> None:
+    """Consume a human action that can't be acted on: recorded, announced, then cleared.
+
+    An annotation left in place would be read again on every event, and a later
+    fixed spec would act on an instruction given for another state.
+    """
+    raw = observed.action
+    last = draft.status.last_action
+    if not raw:
+        return
+    if last is not None and last.raw == raw:
+        draft.act(ClearActionAnnotation(raw))
+        return
+    action = parse_action(raw)
+    verb = action.verb if action is not None else "unknown"
+    result = f"{_REJECTED}: {why}"
+    draft.set(
+        last_action=LastAction(
+            action=verb,
+            raw=raw,
+            time=format_time(now),
+            result=result,
+            revision=draft.status.revision,
+        )
+    )
+    draft.event("ActionConsumed", f"{verb}: {result}", warning=True)
+    draft.continue_now = True
 
 
 def _finish(

@@ -232,17 +232,29 @@ def test_decide_never_raises_on_any_annotation(phase: str, raw: str) -> None:
     world = release.world
     observed = dataclasses.replace(world.observe(), action=raw or None)
     decision = decide(world.ctx(), release.spec, release.status, observed, release.now)
-    if not raw or phase == "InvalidSpec":
-        return  # a spec that does not parse stops decide() before any action is read
+    if not raw:
+        return
     recorded = decision.status.last_action
     if release.status.last_action and release.status.last_action.raw == raw:
         assert ClearActionAnnotation(raw) in decision.actions
         return
     assert recorded is not None and recorded.raw == raw, "every value is consumed and recorded"
     parsed = parse_action(raw)
-    if parsed is None or argument_problem(parsed.verb, parsed.argument):
+    if phase == "InvalidSpec" or parsed is None or argument_problem(parsed.verb, parsed.argument):
         assert recorded.result.startswith("Rejected")
         assert any(
             isinstance(a, EmitEvent) and a.type == "Warning" and a.reason == "ActionConsumed"
             for a in decision.actions
         )
+
+
+def test_an_action_on_an_invalid_spec_is_refused_and_cleared() -> None:
+    release = releases_in_every_phase()["InvalidSpec"]
+    release = Release(release.spec)
+    release.step()
+    release.world.annotation = "promote"
+    release.step()
+    assert release.status.last_action is not None
+    assert release.status.last_action.result.startswith("Rejected: the spec is invalid")
+    assert release.world.annotation is None, "consumed, so a fixed spec does not act on it"
+    assert release.status.phase == Phase.FAILED

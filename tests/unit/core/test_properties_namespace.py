@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,19 +93,6 @@ def spec_for(image: int, stable: str, preview: str, jobs: bool) -> dict[str, Any
     spec["previewService"] = {"name": preview}
     return spec
 
-
-STALE_FAILED_STALL = True
-"""A known defect of decide(), pinned by the xfail tests at the end of this file: a
-failed release builds its Stalled reason from ``status.message``, so a stall that
-ended meanwhile (``ServiceNotOwned``, ``DeploymentNotOwned``) outlives its cause.
-While True, a failed release's carried-over stall is not counted as a breach; set
-it to False once those tests pass."""
-
-ROLLBACK_TO_MISSING_SERVICE = True
-"""A known defect of decide(), pinned by an xfail test at the end of this file: a
-rollback consumed in the step that first sees a renamed, not yet created stable
-Service patches that missing Service (before the infrastructure step creates it).
-While True, that breach is not counted; set it to False once that test passes."""
 
 REVISIONS = [revision_of(spec_for(i, "shop", "shop-preview", False)) for i in range(len(IMAGES))]
 STALLS_ON_OTHERS = ("ServiceNotOwned", "DeploymentNotOwned")
@@ -186,8 +172,6 @@ class Run:
         found = list(self.violations) + list(self.ns.violations)
         for member in self.members.values():
             found += [f"{member.name}: {v}" for v in member.view.violations]
-        if ROLLBACK_TO_MISSING_SERVICE:
-            found = [v for v in found if "patched missing Service" not in v]
         return found
 
     def history(self) -> str:
@@ -218,7 +202,7 @@ class Run:
                 world.violations.append(f"stalled on ServiceNotOwned yet wrote {writes}")
             named = [world.services.get(n) for n in _names_of(raw_spec)]
             usable = not any(s is not None and world.name not in (s.owner, s.adopt) for s in named)
-            if usable and not (STALE_FAILED_STALL and _carried_over(before, decision.status)):
+            if usable:
                 world.violations.append("ServiceNotOwned while every Service named is usable")
         if cond is not None and cond.status == TRUE and cond.reason == "DeploymentNotOwned":
             writes = [a for a in decision.actions if not isinstance(a, EmitEvent)]
@@ -460,15 +444,6 @@ def _names_of(raw_spec: Any) -> list[str]:
     return [stable, preview]
 
 
-def _carried_over(before: ReleaseStatus, after: ReleaseStatus) -> bool:
-    """A failed release repeating the stall message it had (``STALE_FAILED_STALL``)."""
-    return (
-        after.phase in (Phase.FAILED, Phase.ROLLED_BACK)
-        and after.failed_revision == after.revision
-        and after.message == before.message
-    )
-
-
 def _creates(action: Action) -> bool:
     return type(action).__name__ in ("CreateDeployment", "ScaleDeployment", "PatchSelector")
 
@@ -485,8 +460,7 @@ def assert_converged(run: Run) -> None:
             assert member.stall_reason() == blocked, where + history
             assert not is_ready(status)
             continue
-        if not (STALE_FAILED_STALL and status.phase in (Phase.FAILED, Phase.ROLLED_BACK)):
-            assert member.stall_reason() not in STALLS_ON_OTHERS, where + history
+        assert member.stall_reason() not in STALLS_ON_OTHERS, where + history
         stable = view.stable()
         assert stable is not None and stable.owner == member.name, where + history
         if status.phase == Phase.COMPLETE:
@@ -646,11 +620,6 @@ def _stall_reason(release: Release) -> str:
     return cond.reason if cond is not None and cond.status == TRUE else ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failed release keeps a ServiceNotOwned stall after its spec stopped naming "
-    "the foreign Service (_desired_has_failed derives the stall from status.message)",
-)
 def test_a_failed_release_forgets_a_foreign_service_its_spec_no_longer_names() -> None:
     release = _failed_release()
     assert release.world.violations == []
@@ -671,11 +640,6 @@ def test_a_failed_release_forgets_a_foreign_service_its_spec_no_longer_names() -
     assert FOREIGN not in release.status.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failed first release whose Services are renamed ends Failed with the "
-    "message 'applying infrastructure' and loses its failure's cause",
-)
 def test_a_failed_first_release_keeps_its_cause_across_an_infrastructure_apply() -> None:
     spec = make_spec(IMAGES[0], readiness_timeout=300)
     release = Release(spec)
@@ -694,11 +658,6 @@ def test_a_failed_first_release_keeps_its_cause_across_an_infrastructure_apply()
     assert _stall_reason(release) == "ReadinessTimeout", release.status.conditions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rollback in the step that first sees a renamed stable Service patches the "
-    "missing Service (_human_action runs before _infrastructure creates it)",
-)
 def test_a_rollback_never_patches_a_stable_service_that_does_not_exist() -> None:
     release = Release(make_spec(IMAGES[0], hold=600))
     release.step()
