@@ -14,34 +14,13 @@ from typing import Any
 
 from tests.integration.harness import REPO, Kubectl
 
-from bench import check_safety, imports, latency, memory, report
+from bench import check_safety, failover, imports, latency, memory, report
 from bench.cluster import api_client, cluster_env, machine
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument(
-        "--only", choices=("latency", "memory", "checks", "report"), action="append"
-    )
-    parser.add_argument(
-        "--changes", type=int, default=100, help="sequential template changes (0: skip)"
-    )
-    parser.add_argument("--releases", type=int, default=5, help="releases the changes rotate over")
-    parser.add_argument("--replicas", type=int, default=2, help="replicas per latency release")
-    parser.add_argument("--traced-changes", type=int, default=40, help="0: no breakdown pass")
-    parser.add_argument("--memory-releases", type=int, default=100)
-    parser.add_argument("--memory-replicas", type=int, default=1)
-    parser.add_argument(
-        "--memory-diagnose",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="a second memory pass under tracemalloc: where the heap goes",
-    )
-    check_safety.add_arguments(parser)
-    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
-    parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    only = set(args.only or ("latency", "memory", "checks", "report"))
+    args = _arguments(argv)
+    only = set(args.only or ("latency", "memory", "checks", "failover", "report"))
     out: Path = args.results
     out.mkdir(parents=True, exist_ok=True)
 
@@ -103,10 +82,47 @@ def main(argv: list[str] | None = None) -> int:
             _write(out / "memory-diagnose.json", {**result, "finished": _now()})
     if "checks" in only:
         _checks(args, env, out)
+    if "failover" in only:
+        _failover(args.failover_trials, env, api, out)
     if "report" in only:
         args.report.write_text(report.render(out))
         _log(f"wrote {args.report}")
     return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--only",
+        choices=("latency", "memory", "checks", "failover", "report"),
+        action="append",
+    )
+    parser.add_argument("--failover-trials", type=int, default=20)
+    parser.add_argument(
+        "--changes", type=int, default=100, help="sequential template changes (0: skip)"
+    )
+    parser.add_argument("--releases", type=int, default=5, help="releases the changes rotate over")
+    parser.add_argument("--replicas", type=int, default=2, help="replicas per latency release")
+    parser.add_argument("--traced-changes", type=int, default=40, help="0: no breakdown pass")
+    parser.add_argument("--memory-releases", type=int, default=100)
+    parser.add_argument("--memory-replicas", type=int, default=1)
+    parser.add_argument(
+        "--memory-diagnose",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a second memory pass under tracemalloc: where the heap goes",
+    )
+    check_safety.add_arguments(parser)
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
+    return parser.parse_args(argv)
+
+
+def _failover(trials: int, env: dict[str, str], api: Any, out: Path) -> None:
+    _log(f"failover: {trials} leader kills")
+    result = failover.run(env, api, out, trials=trials)
+    _write(out / "failover.json", {**result, "finished": _now()})
+    _log(f"failover: first act {json.dumps(result['first_act_ms'])}")
 
 
 def _checks(args: argparse.Namespace, env: dict[str, str], out: Path) -> None:

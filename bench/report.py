@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import check_report
+from bench import check_report, failover_report
 from bench.latency import outliers
 
 LATENCY_ROWS = (
@@ -114,6 +114,7 @@ def render(results: Path) -> str:
     if diagnose and diagnose.get("heap"):
         out += _heap(diagnose)
     out += check_report.section(_load(results, "checks"), _load(results, "checks-traced"))
+    out += failover_report.section(_load(results, "failover"))
     out += _analysis(latency, traced, memory, results)
     out += _method()
     return "\n".join(out) + "\n"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluegreen.adapters.check_targets import parse_allowed_hosts
+from bluegreen.core.leadership import LeaseTimings
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class OperatorConfig:
     """Hosts, IPs and CIDRs an explicit ``http.url`` of a check may name; empty: none."""
     switch_timeout_seconds: float = 120
     """How long a switch may take to show in EndpointSlices before it is undone."""
+    leader_elect: bool = False
+    """Act only while holding the Lease (several replicas); off: act alone, at once."""
+    leader_election_namespace: str = "bluegreen-system"
+    leader_election_id: str = "bluegreen-operator"
+    """The Lease's name; replicas with the same name elect one leader among them."""
+    lease_timings: LeaseTimings = field(default_factory=LeaseTimings)
 
 
 def _default_module_dir() -> Path:
@@ -101,8 +109,12 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         help="seconds a selector switch may take to show in EndpointSlices; past it a "
         "forward switch goes back to the held revision",
     )
+    _leader_election_flags(parser, env)
     parser.add_argument("--verbose", action="store_true", help="log every handled watch event")
     args = parser.parse_args(argv)
+    timings = LeaseTimings(args.lease_duration, args.renew_deadline, args.retry_period)
+    if problem := timings.problem():
+        parser.error(problem)
     return OperatorConfig(
         namespaces=tuple(args.namespace),
         metrics_port=args.metrics_port,
@@ -117,7 +129,38 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         verbose=args.verbose,
         check_allowed_hosts=args.check_allowed_hosts,
         switch_timeout_seconds=args.switch_timeout,
+        leader_elect=args.leader_elect,
+        leader_election_namespace=args.leader_election_namespace or args.state_namespace,
+        leader_election_id=args.leader_election_id,
+        lease_timings=timings,
     )
+
+
+def _leader_election_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    defaults = LeaseTimings()
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=env.get("BLUEGREEN_LEADER_ELECT", "").lower() in ("1", "true", "yes"),
+        help="act only while holding a Lease, so that several replicas can run "
+        "(env BLUEGREEN_LEADER_ELECT); default off: this process acts alone",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        default=env.get("BLUEGREEN_LEADER_ELECTION_NAMESPACE", ""),
+        help="namespace of the Lease; default: the state namespace",
+    )
+    parser.add_argument(
+        "--leader-election-id",
+        default=env.get("BLUEGREEN_LEADER_ELECTION_ID", "bluegreen-operator"),
+        help="name of the Lease",
+    )
+    for flag, default, text in (
+        ("--lease-duration", defaults.lease_duration, "a silent leader's Lease is taken over"),
+        ("--renew-deadline", defaults.renew_deadline, "a leader stops acting without renewal"),
+        ("--retry-period", defaults.retry_period, "between acquire and renew attempts"),
+    ):
+        parser.add_argument(flag, type=float, default=default, help=f"seconds after which {text}")
 
 
 def _allowed_hosts(text: str) -> tuple[str, ...]:

@@ -1,15 +1,27 @@
-"""``bluegreen-operator``: run the operator (kopf) with metrics and a liveness probe."""
+"""``bluegreen-operator``: run the operator (kopf) with metrics, probes and, with
+``--leader-elect``, only while this replica holds the Lease."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
 import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import kopf
 
+from bluegreen.adapters.health import serve_health
+from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.adapters.leader_election import Fence, LeaderElector
 from bluegreen.adapters.metrics import Metrics
-from bluegreen.config import parse_config
+from bluegreen.config import OperatorConfig, parse_config
+
+log = logging.getLogger("bluegreen")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,17 +36,68 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics = Metrics()
     metrics.serve(config.metrics_port)
-    memo = kopf.Memo(config=config, metrics=metrics)
-    asyncio.run(
-        kopf.operator(
-            standalone=True,
+    return asyncio.run(_run(config, metrics))
+
+
+async def _run(config: OperatorConfig, metrics: Metrics) -> int:
+    fence = Fence(elected=config.leader_elect)
+    health = await serve_health(
+        config.liveness_port, lambda: "leader" if fence.leading else "standby"
+    )
+    stop_kopf = asyncio.Event()
+    memo = kopf.Memo(config=config, metrics=metrics, fence=fence)
+
+    async def lead() -> int:
+        await kopf.operator(
+            standalone=True,  # peering is not election: see docs/leader-election.md
             clusterwide=not config.namespaces,
             namespaces=list(config.namespaces),
-            liveness_endpoint=f"http://0.0.0.0:{config.liveness_port}/healthz",
             memo=memo,
+            stop_flag=stop_kopf,
         )
+        return 0
+
+    try:
+        if not config.leader_elect:
+            metrics.leader.set(1)
+            return await lead()
+        return await _elect(config, metrics, fence, lead, stop_kopf)
+    finally:
+        await health.cleanup()
+
+
+async def _elect(
+    config: OperatorConfig,
+    metrics: Metrics,
+    fence: Fence,
+    lead: Callable[[], Coroutine[Any, Any, int]],
+    stop_kopf: asyncio.Event,
+) -> int:
+    # Until kopf starts (and installs its own), SIGTERM stops a standby at once.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    api = await make_api_client(config.kubeconfig)
+    elector = LeaderElector(
+        KubeRest(api),
+        config.leader_election_namespace,
+        config.leader_election_id,
+        _identity(),
+        config.lease_timings,
+        fence,
+        on_change=lambda leading: metrics.leader.set(1 if leading else 0),
     )
-    return 0
+    try:
+        return await elector.run(lead, stop, stop_kopf.set)
+    finally:
+        await api.close()
+
+
+def _identity() -> str:
+    """Unique per process: a restarted pod must not inherit its predecessor's Lease."""
+    pod = os.environ.get("POD_NAME") or socket.gethostname()
+    return f"{pod}_{uuid.uuid4().hex[:8]}"
 
 
 if __name__ == "__main__":

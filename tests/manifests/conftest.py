@@ -184,6 +184,9 @@ class OperatorProcess:
             "0",
             "--check-allowed-hosts",
             "127.0.0.1",
+            # As the Deployment runs it: acting only while holding the Lease, which
+            # the ServiceAccount may take only under its one name.
+            "--leader-elect",
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(args, env=env, stdout=out, stderr=out)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bluegreen.core import names
 from tests.conftest import Cluster
 from tests.integration.harness import App, Kubectl, Release, release, wait_for
 from tests.manifests.conftest import (
@@ -64,17 +65,31 @@ def test_apply_k_installs_every_object(installed: Kubectl) -> None:
         ("serviceaccount", SERVICE_ACCOUNT),
         ("role", "bluegreen-operator-terraform-state"),
         ("rolebinding", "bluegreen-operator-terraform-state"),
+        ("role", "bluegreen-operator-leader-election"),
+        ("rolebinding", "bluegreen-operator-leader-election"),
         ("deployment", "bluegreen-operator"),
         ("service", "bluegreen-operator-metrics"),
+        ("pdb", "bluegreen-operator"),
     ):
         assert installed.json("get", kind, name, "-n", SYSTEM_NAMESPACE), f"{kind}/{name} missing"
-    # Applying again changes nothing: the manifests are stable under apply.
+    # Applying again changes nothing: the manifests are stable under apply. kubectl
+    # says "configured" for a PodDisruptionBudget every time (its selector's patch
+    # strategy is "replace", so the patch is never empty); its resourceVersion
+    # shows that nothing was written.
+    pdb = ("get", "pdb", "bluegreen-operator", "-n", SYSTEM_NAMESPACE)
+    pdb_version = installed.json(*pdb)["metadata"]["resourceVersion"]
     again = installed.run("apply", "-k", str(MANIFESTS))
-    assert all(line.endswith("unchanged") for line in again.splitlines()), again
+    changed = [
+        line
+        for line in again.splitlines()
+        if not line.endswith("unchanged") and not line.startswith("poddisruptionbudget.")
+    ]
+    assert changed == [], again
+    assert installed.json(*pdb)["metadata"]["resourceVersion"] == pdb_version
     # docs/install.md's uninstall command resolves every object (dry run only:
     # other suites on the same cluster need the CRD).
     gone = installed.run("delete", "-k", str(MANIFESTS), "--dry-run=server")
-    assert gone.count("(server dry run)") == 9, gone
+    assert gone.count("(server dry run)") == 12, gone
 
 
 def test_operator_deployment_passes_admission(installed: Kubectl) -> None:
@@ -84,7 +99,7 @@ def test_operator_deployment_passes_admission(installed: Kubectl) -> None:
     pretend, so only the ReplicaSet's pod is checked, not its readiness.
     """
     deploy = installed.json("get", "deployment", "bluegreen-operator", "-n", SYSTEM_NAMESPACE)
-    assert deploy["spec"]["strategy"]["type"] == "Recreate"
+    assert deploy["spec"]["strategy"]["type"] == "RollingUpdate"
     wait_for(
         "the operator pod to be created (admission passed)",
         lambda: (
@@ -272,7 +287,9 @@ def _release_lifecycle(
     for reason in ("CandidateReady", "TrafficSwitched", "PreviousDeleted"):
         assert reason in rel.events(), rel.events()
 
-    state = f"tfstate-default-{namespace}-{NAME}"
+    lease = admin.json("get", "lease", "bluegreen-operator", "-n", SYSTEM_NAMESPACE) or {}
+    assert lease.get("spec", {}).get("holderIdentity"), "the operator acts as the Lease holder"
+    state = f"tfstate-default-{names.state_key(namespace, NAME)}"
     if infrastructure == "terraform":
         assert admin.json("get", "secret", state, "-n", SYSTEM_NAMESPACE), "no Terraform state"
 

@@ -62,8 +62,11 @@ def test_everything_is_there(built: list[dict[str, Any]]) -> None:
         ("ClusterRoleBinding", "bluegreen-operator"),
         ("Role", "bluegreen-operator-terraform-state"),
         ("RoleBinding", "bluegreen-operator-terraform-state"),
+        ("Role", "bluegreen-operator-leader-election"),
+        ("RoleBinding", "bluegreen-operator-leader-election"),
         ("Deployment", "bluegreen-operator"),
         ("Service", "bluegreen-operator-metrics"),
+        ("PodDisruptionBudget", "bluegreen-operator"),
     }
     for obj in built:
         cluster_scoped = (
@@ -98,12 +101,22 @@ def test_secrets_only_in_the_state_namespace(built: list[dict[str, Any]]) -> Non
         ]
 
 
-def test_deployment_is_one_hardened_replica(built: list[dict[str, Any]]) -> None:
+def test_deployment_is_two_hardened_replicas_electing_a_leader(
+    built: list[dict[str, Any]],
+) -> None:
     deploy = _one(built, "Deployment", "bluegreen-operator")
     spec = deploy["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     pod = spec["template"]["spec"]
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert anti[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    pdb = _one(built, "PodDisruptionBudget", "bluegreen-operator")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == spec["selector"]
     assert pod["serviceAccountName"] == SERVICE_ACCOUNT
     assert pod["terminationGracePeriodSeconds"] > 320, "must outlast one Terraform run"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -116,14 +129,16 @@ def test_deployment_is_one_hardened_replica(built: list[dict[str, Any]]) -> None
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert "--leader-elect" in container["args"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": 9090, "healthz": 8080}
     assert "--liveness-port=8080" in container["args"]
     assert "--metrics-port=9090" in container["args"]
     assert not any(a.startswith("--namespace") for a in container["args"]), "cluster-wide"
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert any(e["name"] == "POD_NAME" for e in container["env"])
     assert env["BLUEGREEN_TERRAFORM_WORKDIR"].startswith("/tmp/")
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -199,3 +214,14 @@ def test_namespaced_overlay_has_no_cluster_wide_write(namespaced: list[dict[str,
         if o["kind"] == "Role" and o["metadata"]["name"] == "bluegreen-operator"
     }
     assert set(watched) == roles
+
+
+def test_the_election_lease_is_the_only_one_named_for_update(
+    built: list[dict[str, Any]],
+) -> None:
+    role = _one(built, "Role", "bluegreen-operator-leader-election")
+    by_verbs = {tuple(r["verbs"]): r for r in role["rules"]}
+    assert by_verbs[("get", "update")]["resourceNames"] == ["bluegreen-operator"]
+    assert "resourceNames" not in by_verbs[("create",)], "create can't be limited by name"
+    binding = _one(built, "RoleBinding", "bluegreen-operator-leader-election")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]

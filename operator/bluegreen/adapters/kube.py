@@ -23,6 +23,10 @@ def _release_selector(release: str) -> str:
     return f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY_VALUE},{names.RELEASE_LABEL}={release}"
 
 
+class StatusChangedError(Exception):
+    """The release's status was changed by another writer since this step read it."""
+
+
 class Releases:
     """The BlueGreenRelease resources: read them, write only status and our annotation."""
 
@@ -36,12 +40,46 @@ class Releases:
     async def get(self, namespace: str, name: str) -> JSON | None:
         return await self.rest.get(self._path(namespace, name))
 
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
-        """Merge-patch status; returns the resourceVersion the write produced."""
-        written = await self.rest.merge_patch(
-            f"{self._path(namespace, name)}/status", {"status": status}
-        )
+    async def patch_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str = ""
+    ) -> str:
+        """Merge-patch status; returns the resourceVersion the write produced.
+
+        With ``resource_version`` the write is conditional: the API server answers
+        409 when the release changed since it was read.
+        """
+        patch: dict[str, Any] = {"status": status}
+        if resource_version:
+            patch["metadata"] = {"resourceVersion": resource_version}
+        written = await self.rest.merge_patch(f"{self._path(namespace, name)}/status", patch)
         return str(written.get("metadata", {}).get("resourceVersion", ""))
+
+    async def patch_status_as_read(
+        self, body: Mapping[str, Any], patch: Mapping[str, Any], attempts: int
+    ) -> str:
+        """Write status only over the status it was decided from (``body``'s).
+
+        The patch is conditional on the resourceVersion read. A conflict alone
+        says little: a human's annotation or spec edit, or the step's own removal
+        of the action annotation, also bump it. So read again: if the status is
+        still the one decided from, write on the new version; if another writer
+        changed it (a second operator that believes it leads), raise
+        ``StatusChangedError`` and write nothing.
+        """
+        meta = body["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        version = str(meta.get("resourceVersion") or "")
+        for _ in range(attempts):
+            try:
+                return await self.patch_status(namespace, name, patch, version)
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+            current = await self.get(namespace, name)
+            if current is None or current.get("status") != body.get("status"):
+                raise StatusChangedError("the status changed since it was read")
+            version = str(current["metadata"].get("resourceVersion") or "")
+        raise StatusChangedError("the release kept changing while its status was written")
 
     async def clear_action(self, namespace: str, name: str, raw: str) -> None:
         """Remove the action annotation, but only if it still holds the value we consumed.

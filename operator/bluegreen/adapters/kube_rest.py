@@ -9,7 +9,7 @@ here. Every failure becomes one error type, ``KubeError``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes_asyncio import client as k8s_client
@@ -46,6 +46,17 @@ class KubeError(Exception):
         return self.status == 403 and "being terminated" in self.message
 
 
+class NotLeadingError(KubeError):
+    """A write refused before it left the process: this replica does not hold the Lease.
+
+    A ``KubeError`` (status 0, like a transport failure) so that every caller's
+    existing error path applies: nothing is recorded, the step is tried again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(0, "not the leader: the Lease is not held or its renewal is overdue")
+
+
 async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
     """In-cluster config when there is a service account, else the kubeconfig."""
     try:
@@ -60,8 +71,16 @@ async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
 
 
 class KubeRest:
-    def __init__(self, api: k8s_client.ApiClient) -> None:
+    def __init__(
+        self, api: k8s_client.ApiClient, may_write: Callable[[], bool] = lambda: True
+    ) -> None:
         self.api = api
+        self.may_write = may_write
+        """Consulted before every write: False (a replica without the Lease) refuses it."""
+
+    def check_writable(self) -> None:
+        if not self.may_write():
+            raise NotLeadingError
 
     async def request(
         self,
@@ -71,6 +90,8 @@ class KubeRest:
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> JSON:
+        if method != "GET":
+            self.check_writable()
         headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
             response = await self.api.call_api(

@@ -81,6 +81,12 @@ class Metrics:
             registry=r,
         )
 
+        self.leader = Gauge(
+            "bluegreen_leader",
+            "1 while this replica holds the Lease and acts; 0 while it stands by",
+            registry=r,
+        )
+
     def set_phase(self, namespace: str, release: str, phase: str) -> None:
         for candidate in PHASES:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)

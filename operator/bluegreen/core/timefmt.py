@@ -13,3 +13,8 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def format_micro_time(moment: datetime) -> str:
+    """Kubernetes ``MicroTime`` (Lease acquire and renew times): microsecond precision."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

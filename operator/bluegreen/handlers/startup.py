@@ -10,11 +10,13 @@ import aiohttp
 import kopf
 
 from bluegreen.adapters.check_targets import CheckPolicy, parse_allowed_hosts
+from bluegreen.adapters.fenced_infrastructure import FencedInfrastructure
 from bluegreen.adapters.http_checks import HttpChecker, own_addresses
 from bluegreen.adapters.infrastructure import Infrastructure
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.config import OperatorConfig
 from bluegreen.core import names
@@ -49,9 +51,12 @@ async def configure(
         # before it reports our finalizer: the releases there would then never be
         # finalized and the namespace never go. Watch the given namespaces, always.
         settings.scanning.disabled = True
-    kube = Kube(KubeRest(await make_api_client(config.kubeconfig)))
+    fence: Fence = memo["fence"]
+    # Every write of this replica consults the Lease: a deposed or paused leader's
+    # writes never leave the process (see adapters/leader_election.py).
+    kube = Kube(KubeRest(await make_api_client(config.kubeconfig), may_write=lambda: fence.leading))
     session = aiohttp.ClientSession()
-    infrastructure = _infrastructure(config, kube)
+    infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
     kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"
     checker = HttpChecker(await _check_policy(config))
     executor = Executor(kube, infrastructure, checker, metrics, kind)

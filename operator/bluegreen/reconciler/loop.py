@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.adapters.kube import Kube
+from bluegreen.adapters.kube import Kube, StatusChangedError
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.core import actions as act
@@ -27,6 +27,8 @@ from bluegreen.reconciler.observe import observe
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 25
+STATUS_WRITE_ATTEMPTS = 3
+"""Conflicts tolerated in one status write while the status itself is unchanged."""
 """Steps per wake-up; a release needs about ten, this bounds a runaway loop."""
 
 
@@ -108,7 +110,12 @@ class Reconciler:
             except KubeError:
                 self.metrics.reconcile_errors.labels(namespace, name).inc()
                 raise
-            await self._write_status(body, stored, status)
+            try:
+                await self._write_status(body, stored, status)
+            except StatusChangedError as stale:
+                # Another writer moved the status: nothing of this step is recorded.
+                log.info("%s/%s: %s; observing again", namespace, name, stale)
+                continue
             self._record(namespace, name, stored, status, decision.actions)
             if not decision.continue_now:
                 return decision.requeue_after
@@ -131,7 +138,9 @@ class Reconciler:
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         try:
-            version = await self.kube.releases.patch_status(namespace, name, patch)
+            version = await self.kube.releases.patch_status_as_read(
+                body, patch, STATUS_WRITE_ATTEMPTS
+            )
         except KubeError as err:
             if not status_rejection.is_refusal(err.status, err.message):
                 raise
