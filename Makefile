@@ -42,6 +42,9 @@ node-down: ## Stop the real node only
 e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
 	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
 
+chaos: venv toolchain ## Every fault in every phase (tests/chaos; `make test` runs one phase per fault)
+	BLUEGREEN_CHAOS=full hack/run-tests.sh tests/chaos
+
 ##@ Quality
 lint: venv ## ruff, mypy --strict, import layers, Terraform fmt/validate, hadolint
 	$(VENV)/bin/ruff check operator tests bench app
@@ -67,4 +70,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos lint unit test bench demo run

@@ -12,8 +12,12 @@ eval "$(hack/toolchain-env.sh)"
 pytest="${repo}/.venv/bin/pytest"
 [[ -x "${pytest}" ]] || { echo "missing ${pytest}: run 'make venv'" >&2; exit 1; }
 
+# Arguments, when given, name what to run (e.g. `make chaos`: tests/chaos).
 paths=(tests)
 [[ -d app/tests ]] && paths+=(app/tests)
+if (($# > 0)); then
+  paths=()
+fi
 
 rc=0
 "${pytest}" "${paths[@]}" "$@" || rc=$?
