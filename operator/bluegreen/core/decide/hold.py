@@ -1,0 +1,81 @@
+"""The hold after a switch: the previous revision stays warm until ``deleteAfter``.
+
+Hold checks guard the revision that serves meanwhile; a failure switches back
+at once. When the hold ends the previous Deployment is collected.
+"""
+
+from __future__ import annotations
+
+from bluegreen.core import checks as chk
+from bluegreen.core.actions import DeleteDeployment
+from bluegreen.core.decide.checks import run_checks
+from bluegreen.core.decide.rollback import rollback
+from bluegreen.core.decide.view import ReleaseView
+from bluegreen.core.decision import Draft
+from bluegreen.core.status import Phase
+
+_HOLD_CHECK_FAILED = ("HoldCheckFailed", "a hold check failed")
+"""(reason, why) of the rollback a failed hold check causes."""
+
+
+def hold(view: ReleaseView, draft: Draft) -> bool:
+    """Run hold checks until deleteAfter; roll back on a failure. True while holding."""
+    previous = draft.status.previous
+    assert previous is not None
+    delete_after = view.time(previous.delete_after)
+    if draft.status.phase == Phase.HOLDING:
+        verdict = run_checks(view, draft, view.spec.hold.checks, chk.HOLD, view.desired)
+        if verdict == chk.FAILED:
+            rollback(view, draft, *_HOLD_CHECK_FAILED)
+            return True
+        if view.now < delete_after:
+            remaining = view.seconds_until(delete_after)
+            draft.progress = ("Holding", f"holding {previous.revision} for {remaining:.0f}s")
+            draft.wake_in(remaining)
+            return True
+        if verdict != chk.PASSED:
+            return True  # a last hold check is still running
+    if view.now < delete_after:
+        draft.wake_in(view.seconds_until(delete_after))
+        return True
+    return not collect_previous(view, draft)
+
+
+def hold_beside_candidate(view: ReleaseView, draft: Draft) -> bool:
+    """The running hold goes on while a newer candidate is in flight (or infra fails).
+
+    Its checks guard the revision that serves; a failure rolls back at once.
+    True when this decision rolled back.
+    """
+    status = draft.status
+    previous, active = status.previous, status.active
+    if previous is None or previous.draining or active is None or not status.served:
+        return False
+    if active.revision == view.desired or not view.spec.hold.checks:
+        return False
+    if view.now >= view.time(previous.delete_after):
+        return False
+    verdict = run_checks(view, draft, view.spec.hold.checks, chk.HOLD, active.revision)
+    if verdict != chk.FAILED:
+        return False
+    rollback(view, draft, *_HOLD_CHECK_FAILED)
+    return True
+
+
+def collect_previous(view: ReleaseView, draft: Draft) -> bool:
+    """Delete the previous Deployment once nothing can route to it. True when done."""
+    previous = draft.status.previous
+    assert previous is not None
+    stable = view.observed.stable
+    selector = stable.selector if stable else None
+    still_routed = view.stable_endpoints(previous.revision) > 0
+    if selector == view.selector(previous.revision) or still_routed:
+        draft.wake_in(view.ctx.switch_confirm_requeue_seconds)
+        return False
+    live = view.observed.deployments.get(previous.revision)
+    if live is not None:
+        draft.act(DeleteDeployment(previous.deployment, previous.revision, live.uid))
+    draft.event("PreviousDeleted", f"deleted {previous.deployment} after the hold")
+    draft.set(previous=None)
+    draft.continue_now = True
+    return True
