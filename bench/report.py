@@ -7,7 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import check_report, failover_report
+from tests.integration.harness import REPO
+
+from bench import chaos_report, check_report, failover_report
 from bench.latency import outliers
 
 LATENCY_ROWS = (
@@ -115,6 +117,7 @@ def render(results: Path) -> str:
         out += _heap(diagnose)
     out += check_report.section(_load(results, "checks"), _load(results, "checks-traced"))
     out += failover_report.section(_load(results, "failover"))
+    out += chaos_report.section(chaos_report.load(REPO / ".chaos" / "results.jsonl"))
     out += _analysis(latency, traced, memory, results)
     out += _method()
     return "\n".join(out) + "\n"
