@@ -15,6 +15,7 @@ from kubernetes import client, config
 from tests.chaos.faults import ControlPlane, Proxy, Replica, Supervisor
 from tests.conftest import Cluster, _cluster_dir, _healthy
 from tests.integration.conftest import k, namespace  # noqa: F401  # shared fixtures
+from tests.integration.harness import Kubectl
 
 FULL = os.environ.get("BLUEGREEN_CHAOS") == "full"
 """``make chaos``: every fault in every phase. Otherwise (CI) one phase per fault."""
@@ -28,10 +29,25 @@ class Chaos:
     control_plane: ControlPlane
     api: client.ApiClient
     namespace: str
+    workdir: Path
+
+
+STATE_NAMESPACE = "bluegreen-system"
 
 
 @pytest.fixture
-def chaos(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Chaos]:  # noqa: F811
+def chaos(
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    k: Kubectl,  # noqa: F811
+    namespace: str,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[Chaos]:
+    """Two replicas; ``indirect`` parametrization picks the infrastructure (default: plain
+    API calls, the fastest; ``terraform`` for Terraform's own faults)."""
+    infrastructure = getattr(request, "param", "kubernetes")
+    if infrastructure == "terraform":
+        k.run("create", "namespace", STATE_NAMESPACE, check=False)
     kubeconfig = yaml.safe_load(cluster.kubeconfig.read_text())
     server = kubeconfig["clusters"][0]["cluster"]["server"]
     host, port = server.removeprefix("https://").rsplit(":", 1)
@@ -53,9 +69,14 @@ def chaos(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Chaos]: 
                 "--kubeconfig",
                 str(through),
                 "--infrastructure",
-                "kubernetes",
+                infrastructure,
+                "--terraform-work-dir",
+                str(tmp_path / f"tf-{index}"),
+                "--terraform-timeout",
+                "60",
+                # Terraform's faults include a deleted state: drift checks notice it.
                 "--drift-interval",
-                "0",
+                "3" if infrastructure == "terraform" else "0",
                 "--leader-elect",
                 "--leader-election-namespace",
                 namespace,
@@ -69,7 +90,7 @@ def chaos(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Chaos]: 
     supervisor.start()
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))  # type: ignore[no-untyped-call]
     plane = ControlPlane(_cluster_dir(), lambda: _healthy(cluster.kubeconfig, cluster.env))
-    yield Chaos(replicas, proxies, supervisor, plane, api, namespace)
+    yield Chaos(replicas, proxies, supervisor, plane, api, namespace, tmp_path)
     supervisor.stop.set()
     supervisor.join(timeout=5)
     for index, replica in enumerate(replicas):

@@ -218,3 +218,21 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def kill_processes_under(folder: Path, name: str = "terraform") -> int:
+    """SIGKILL every ``name`` process working under ``folder`` (a crash mid-run)."""
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = (proc / "cwd").resolve()
+            comm = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm.startswith(name) and str(cwd).startswith(str(folder)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+    return killed
