@@ -4,7 +4,7 @@
     .venv/bin/python tests/terraform/measure.py [--runs 5]
 
 Not a test: figures, not pass/fail. Each figure is the median of ``--runs``
-runs, wall clock, as the operator sees them (including thread hand-off).
+runs, wall clock, as the operator sees them (asyncio subprocesses, as in the operator).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from kubernetes.client.rest import ApiException
 
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
 from bluegreen.adapters.terraform import TerraformInfrastructure
-from bluegreen.adapters.terraform_cluster import KubeTerraformCluster
+from bluegreen.adapters.terraform.cluster import KubeTerraformCluster
 from bluegreen.core.infrastructure import InfrastructureInputs
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from bluegreen.adapters.kube_rest import JSON, KubeRest, make_api_client
-from bluegreen.adapters.terraform_cluster import KubeTerraformCluster
+from bluegreen.adapters.terraform.cluster import KubeTerraformCluster
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "terraform"

@@ -1,111 +1,74 @@
-"""The Terraform adapter's pure parts and its process handling, without Terraform.
+"""TerraformInfrastructure without a cluster: command lines, configuration, scheduling,
+and its decisions on Terraform's real output.
 
-Command lines are checked by running them through ``echo``: python-terraform
-builds them, our runner executes them, and the test reads back the argv.
+Terraform itself needs the cluster here (the kubernetes backend); a stand-in
+CLI (a bash script) replays Terraform's captured output (``terraform_fixtures``)
+and records what ran. The whole adapter against real Terraform and a real API
+server is in tests/terraform.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import gzip
+import json
+import logging
 import os
 import shutil
 import stat
-import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from python_terraform import IsFlagged, IsNotFlagged
+from python_terraform import IsFlagged
+from terraform_fixtures import FIXTURES
 
 from bluegreen.adapters.infrastructure import InfrastructureError
-from bluegreen.adapters.terraform import TerraformInfrastructure, _Terraform
-from bluegreen.adapters.terraform_process import ProcessGuard, TerraformStoppedError
-from bluegreen.adapters.terraform_text import (
-    REDACTED,
-    declared_variables,
-    is_lock_error,
-    lock_created,
-    lock_id,
-    module_checksum,
-    plan_changes,
-    scrub,
-    sensitive_values,
-    summarize_error,
-)
-from bluegreen.adapters.terraform_workdir import PLAN_FILE, VAR_FILE, write_private
+from bluegreen.adapters.terraform import TerraformInfrastructure
+from bluegreen.adapters.terraform.commands import Output, TerraformCommands, _ArgvOnly
+from bluegreen.adapters.terraform.environment import terraform_environment
+from bluegreen.adapters.terraform.locks import LOCK_INFO_ANNOTATION
+from bluegreen.adapters.terraform.module import module_checksum
+from bluegreen.adapters.terraform.workdir import PLAN_FILE, VAR_FILE, write_private
+from bluegreen.core import names, tfstate
 from bluegreen.core.infrastructure import InfrastructureInputs, InfrastructureOutputs
 
-if TYPE_CHECKING:
-    from bluegreen.adapters.terraform_cluster import TerraformCluster
+MODULE = Path(__file__).resolve().parents[2] / "terraform"
+ADAPTER_LOG = "bluegreen.adapters.terraform"
 
 
-class EmptyCluster:
-    """A cluster holding no state Secret and no Service: the scheduling tests here
-    exercise process handling only; the Kubernetes side runs against the real
-    API server in tests/terraform."""
+class FakeCluster:
+    """The adapter's own Kubernetes calls, kept in dicts (no state Secret, no Service,
+    no lock unless a test puts one there)."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, Any] = {}
+        self.leases: dict[str, Any] = {}
+        self.services: dict[tuple[str, str], Any] = {}
+        self.deleted: list[str] = []
 
     async def state_secret(self, key: str) -> Any:
-        return None
+        return self.secrets.get(key)
 
     async def create_state_secret(self, body: Any) -> bool:
-        raise AssertionError("nothing to migrate in an empty cluster")
+        raise AssertionError("no legacy state to migrate here")
 
     async def delete_state_secret(self, key: str, uid: str) -> None:
-        raise AssertionError("nothing to delete in an empty cluster")
+        self.deleted.append(f"secret/{key}")
+        self.secrets.pop(key, None)
 
     async def lease(self, key: str) -> Any:
-        return None
+        return self.leases.get(key)
 
     async def delete_lease(self, key: str, uid: str) -> None:
-        raise AssertionError("nothing to delete in an empty cluster")
+        self.deleted.append(f"lease/{key}")
 
     async def service(self, namespace: str, name: str) -> Any:
-        return None
-
-
-NO_CLUSTER: TerraformCluster = EmptyCluster()
-
-MODULE = Path(__file__).resolve().parents[2] / "terraform"
-
-# Terraform 1.5's wording of a held lock, in both renderings (-no-color and not).
-LOCK_ERROR_PLAIN = """
-Error: Error acquiring the state lock
-
-Error message: the state is already locked by another terraform client
-Lock Info:
-  ID:        5d3c2b7e-0f1a-4c7d-9a52-3c0c6e9d2a11
-  Path:
-  Operation: OperationTypeApply
-  Who:       root@runner
-  Version:   1.5.7
-  Created:   2026-11-26 07:01:02.123456789 +0000 UTC
-  Info:
-
-
-Terraform acquires a state lock to protect the state from being written
-by multiple users at the same time.
-"""
-LOCK_ERROR_BOXED = "\n".join(
-    "\u2502 " + line if line else "\u2502" for line in LOCK_ERROR_PLAIN.strip().splitlines()
-)
-
-VALIDATION_ERROR = """
-\u2577
-\u2502 Error: Invalid value for variable
-\u2502
-\u2502   on inputs.tfvars.json line 9:
-\u2502    9:   "service_type": "Bogus",
-\u2502     \u251c\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500
-\u2502     \u2502 var.service_type is "Bogus"
-\u2502
-\u2502 service_type must be one of ClusterIP, NodePort or LoadBalancer.
-\u2502
-\u2502 This was checked by the validation rule at variables.tf:51,3-13.
-\u2575
-"""
+        return self.services.get((namespace, name))
 
 
 def inputs(**extra: object) -> InfrastructureInputs:
@@ -123,208 +86,154 @@ def inputs(**extra: object) -> InfrastructureInputs:
     )
 
 
-# -- module checksum --------------------------------------------------------
+KEY = inputs().state_key()
 
 
-def copy_module(tmp_path: Path) -> Path:
-    target = tmp_path / "module"
-    shutil.copytree(MODULE, target, ignore=shutil.ignore_patterns(".terraform"))
-    return target
+def infra(
+    tmp_path: Path, cluster: FakeCluster | None = None, **options: Any
+) -> TerraformInfrastructure:
+    options.setdefault("terraform_bin", "false")
+    return TerraformInfrastructure(
+        MODULE, tmp_path / "work", cluster=cluster or FakeCluster(), **options
+    )
+
+
+# -- the stand-in CLI ------------------------------------------------------------
+
+
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **cases: str) -> Path:
+    """A ``terraform`` that logs ``start|end <command> <release dir> <time>`` and every
+    argv, and runs ``cases[command]`` (bash; ``replay NAME`` prints a captured scenario
+    and exits with its code). Defaults: init makes .terraform, the rest do nothing."""
+    script = tmp_path / "terraform"
+    # ``import_`` and ``force_unlock`` stand for ``import`` and ``force-unlock``.
+    labels = {command.rstrip("_").replace("_", "-"): code for command, code in cases.items()}
+    body = "\n".join(f"  {label}) {code} ;;" for label, code in labels.items())
+    script.write_text(
+        f"""#!/bin/bash
+replay() {{
+  for f in "{FIXTURES}/$1.jsonl" "{FIXTURES}/$1.json"; do [[ -f $f ]] && cat "$f"; done
+  exit "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["returncode"])' \\
+    "{FIXTURES}/$1.meta.json")"
+}}
+echo "start $1 ${{PWD##*/}} $(date +%s.%N)" >> "$STAND_IN_LOG"
+echo "$*" >> "$STAND_IN_LOG.argv"
+trap 'echo "end $1 ${{PWD##*/}} $(date +%s.%N)" >> "$STAND_IN_LOG"' EXIT
+case "$1" in
+{body}
+  init) mkdir -p .terraform ;;
+esac
+"""
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("STAND_IN_LOG", str(tmp_path / "runs.log"))
+    return script
+
+
+def ran(tmp_path: Path) -> list[list[str]]:
+    """Every argv the stand-in ran, in order."""
+    path = tmp_path / "runs.log.argv"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def commands_run(tmp_path: Path) -> list[str]:
+    return [" ".join(argv[:2]) if argv[0] == "state" else argv[0] for argv in ran(tmp_path)]
+
+
+def state_with(uids: dict[str, str]) -> str:
+    """A state document tracking the module's Services under ``uids`` (by name)."""
+    resources = [
+        {
+            "mode": "managed",
+            "type": tfstate.SERVICE_TYPE,
+            "name": name,
+            "instances": [{"attributes": {"metadata": [{"uid": uid}]}}],
+        }
+        for name, uid in uids.items()
+    ]
+    return json.dumps({"version": 4, "resources": resources})
+
+
+def service(name: str, uid: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "team-a", "uid": uid, "labels": labels}}
+
+
+def ours(name: str, uid: str) -> dict[str, Any]:
+    return service(name, uid, **names.release_labels("shop"))
+
+
+# -- module checksum --------------------------------------------------------------
 
 
 def test_checksum_is_stable_and_covers_tf_files_and_lock_file(tmp_path: Path) -> None:
-    module = copy_module(tmp_path)
+    module = tmp_path / "module"
+    shutil.copytree(MODULE, module, ignore=shutil.ignore_patterns(".terraform"))
     first = module_checksum(module)
     assert first == module_checksum(module) == module_checksum(MODULE)
     assert len(first) == 64
-
     (module / "README.md").write_text("docs do not change what Terraform does")
     assert module_checksum(module) == first
-
     lock = module / ".terraform.lock.hcl"
     lock.write_text(lock.read_text() + "\n")
     after_lock = module_checksum(module)
     assert after_lock != first
-
     (module / "main.tf").rename(module / "main_override.tf")
     assert module_checksum(module) != after_lock
-
-
-def test_checksum_refuses_a_directory_without_terraform(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         module_checksum(tmp_path)
 
 
-def test_adapter_exposes_the_module_checksum() -> None:
-    infra = TerraformInfrastructure(
-        MODULE, Path("/nonexistent"), cluster=NO_CLUSTER, terraform_bin="true"
-    )
-    assert infra.module_checksum == module_checksum(MODULE)
+def test_adapter_exposes_the_module_checksum(tmp_path: Path) -> None:
+    assert infra(tmp_path).module_checksum == module_checksum(MODULE)
 
 
-# -- variables --------------------------------------------------------------
+# -- command lines (python-terraform builds them) ---------------------------------
 
 
-def test_declared_variables_reads_the_real_module() -> None:
-    declared = declared_variables([(MODULE / "variables.tf").read_text()])
-    assert set(inputs().terraform_variables()) <= set(declared)
-    assert not any(declared.values())
-
-
-def test_declared_variables_sees_sensitive_flag() -> None:
-    source = textwrap.dedent(
-        """
-        variable "token" {
-          type      = string
-          sensitive = true
-        }
-
-        variable "port" {
-          type = number
-        }
-        """
-    )
-    assert declared_variables([source]) == {"token": True, "port": False}
-
-
-async def test_unknown_and_reserved_variables_are_refused_before_running(tmp_path: Path) -> None:
-    # terraform_bin "false" would fail any real command: the refusal comes first.
-    infra = TerraformInfrastructure(MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="false")
-    with pytest.raises(InfrastructureError, match="unknown Terraform variables: servce_port"):
-        await infra.apply(inputs(servce_port=8080))
-    with pytest.raises(InfrastructureError, match="operator only: kubeconfig_path"):
-        await infra.apply(inputs(kubeconfig_path="/etc/kubernetes/admin.conf"))
-    assert await asyncio.to_thread(os.listdir, tmp_path) == []
-
-
-# -- error text -------------------------------------------------------------
-
-
-def test_summary_keeps_the_message_and_drops_snippets_that_quote_values() -> None:
-    summary = summarize_error(VALIDATION_ERROR)
-    assert summary == (
-        "Error: Invalid value for variable "
-        "service_type must be one of ClusterIP, NodePort or LoadBalancer."
-    )
-    assert "Bogus" not in summary
-
-
-def test_summary_starts_at_the_first_error_and_is_bounded() -> None:
-    stderr = "Warning: something minor\n\nmore words\n" + "Error: boom\n" + "x\n" * 50
-    summary = summarize_error(stderr, max_lines=3)
-    assert summary == "Error: boom x x"
-    assert len(summarize_error("Error: " + "y" * 5000)) <= 600
-    assert summarize_error("") == "terraform failed without an error message"
-
-
-def test_summary_redacts_sensitive_and_secret_looking_values() -> None:
-    variables = {
-        "db_password": "hunter22",
-        "labels": {"team": "blue"},
-        "api_token": ["tok-123456"],
-        "cert": "PEMDATA",
-        "service_port": 80,
-    }
-    secrets = sensitive_values(variables, sensitive_names={"cert"})
-    assert set(secrets) == {"hunter22", "tok-123456", "PEMDATA"}
-    stderr = "Error: bad\nconnecting with hunter22 and tok-123456 and PEMDATA for team blue"
-    summary = summarize_error(stderr, secrets)
-    for secret in secrets:
-        assert secret not in summary
-    assert summary.count(REDACTED) == 3
-    assert "blue" in summary
-
-
-def test_scrub_replaces_longest_secret_first() -> None:
-    secrets = sensitive_values({"secret_a": "abc", "secret_b": "abcdef"}, ())
-    assert scrub("x abcdef y", secrets) == f"x {REDACTED} y"
-
-
-# -- lock info --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stderr", [LOCK_ERROR_PLAIN, LOCK_ERROR_BOXED])
-def test_lock_id_and_age_are_read_from_the_lock_info(stderr: str) -> None:
-    assert is_lock_error(stderr)
-    assert lock_id(stderr) == "5d3c2b7e-0f1a-4c7d-9a52-3c0c6e9d2a11"
-    assert lock_created(stderr) == datetime(2026, 11, 26, 7, 1, 2, 123456, tzinfo=UTC)
-
-
-def test_lock_parsing_handles_whole_seconds_offsets_and_garbage() -> None:
-    stderr = "  ID:        abc\n  Created:   2026-01-02 03:04:05 +0200 CEST\n"
-    created = lock_created(stderr)
-    assert created is not None
-    assert created.astimezone(UTC) == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
-    assert lock_id("Error: something else") is None
-    assert lock_created("Created: yesterday") is None
-    assert not is_lock_error("Error: Invalid value for variable")
-
-
-def test_plan_changes_lists_addresses_and_actions() -> None:
-    stdout = textwrap.dedent(
-        """
-        Note: Objects have changed outside of Terraform
-          # kubernetes_service_v1.stable has changed
-        Terraform will perform the following actions:
-          # kubernetes_service_v1.stable will be updated in-place
-          ~ resource "kubernetes_service_v1" "stable" {
-          # kubernetes_namespace_v1.this[0] must be replaced
-        Plan: 1 to add, 1 to change, 1 to destroy.
-        """
-    )
-    assert plan_changes(stdout) == [
-        "kubernetes_service_v1.stable will be updated in-place",
-        "kubernetes_namespace_v1.this[0] must be replaced",
-    ]
-
-
-# -- command lines (python-terraform's defects worked around) ---------------
-
-
-def echo_terraform(tmp_path: Path) -> _Terraform:
-    guard = ProcessGuard(timeout_seconds=10, grace_seconds=1)
-    return _Terraform(tmp_path, "echo", {"PATH": os.environ["PATH"]}, guard)
-
-
-def test_plan_command_line_uses_our_var_file_only(tmp_path: Path) -> None:
-    tf = echo_terraform(tmp_path)
+def test_plan_command_lines_read_json_and_use_our_var_file_only() -> None:
+    commands = TerraformCommands("/bin/terraform", "5s")
     before = set(Path("/tmp").glob("*.tfvars.json"))
-    rc, out, _ = tf.run(
-        "plan", detailed_exitcode=IsFlagged, out=PLAN_FILE, var_file=VAR_FILE, lock_timeout="5s"
+    plan = commands.plan(lock=True)
+    assert plan.output is Output.JSON_STREAM and plan.argv[:2] == ("/bin/terraform", "plan")
+    assert {"-json", "-detailed-exitcode", f"-out={PLAN_FILE}", f"-var-file={VAR_FILE}"} <= set(
+        plan.argv
     )
-    assert rc == 0
-    argv = out.split()
-    assert argv[0] == "plan"
-    assert {"-detailed-exitcode", f"-out={PLAN_FILE}", f"-var-file={VAR_FILE}"} <= set(argv)
-    assert {"-lock-timeout=5s", "-input=false", "-no-color"} <= set(argv)
-    assert [a for a in argv if a.startswith("-var-file")] == [f"-var-file={VAR_FILE}"]
+    assert {"-lock-timeout=5s", "-input=false", "-no-color"} <= set(plan.argv)
+    assert [a for a in plan.argv if a.startswith("-var")] == [f"-var-file={VAR_FILE}"]
+    drift = commands.plan(lock=False)
+    assert "-lock=false" in drift.argv and not any("lock-timeout" in a for a in drift.argv)
     assert set(Path("/tmp").glob("*.tfvars.json")) == before
 
 
-def test_saved_plan_apply_and_destroy_command_lines(tmp_path: Path) -> None:
-    tf = echo_terraform(tmp_path)
-    _, out, _ = tf.run("apply", PLAN_FILE, skip_plan=True, lock_timeout="5s")
-    argv = out.split()
-    assert argv[0] == "apply" and argv[-1] == PLAN_FILE
-    assert "-auto-approve=true" in argv
-    assert not any(a.startswith("-var") for a in argv)  # a saved plan refuses variables
-
-    _, out, _ = tf.run("destroy", force=IsNotFlagged, auto_approve=True, var_file=VAR_FILE)
-    argv = out.split()
-    assert "-force" not in argv and "-auto-approve=true" in argv
-
-    _, out, _ = tf.run("cmd", "force-unlock", "abc-123", force=IsFlagged)
-    assert out.split() == ["force-unlock", "-force", "abc-123"]
-
-    _, out, _ = tf.run(
-        "init", backend_config={"secret_suffix": "team-a-shop"}, reconfigure=IsFlagged
+def test_other_command_lines() -> None:
+    commands = TerraformCommands("tf", "5s")
+    apply = commands.apply_plan()
+    assert apply.argv[1] == "apply" and apply.argv[-1] == PLAN_FILE
+    assert {"-auto-approve=true", "-json"} <= set(apply.argv)
+    assert not any(a.startswith("-var") for a in apply.argv)  # a saved plan refuses variables
+    destroy = commands.destroy()
+    assert {"-auto-approve=true", "-json", f"-var-file={VAR_FILE}"} <= set(destroy.argv)
+    assert "-force" not in destroy.argv
+    assert commands.show_plan().argv == ("tf", "show", "-json", "-no-color", PLAN_FILE)
+    assert commands.outputs().argv == ("tf", "output", "-json", "-no-color")
+    assert commands.state_pull().argv == ("tf", "state", "pull")
+    assert commands.force_unlock("abc-123").argv == (
+        "tf",
+        "force-unlock",
+        "-force",
+        "-no-color",
+        "abc-123",
     )
-    assert {"-backend-config=secret_suffix=team-a-shop", "-reconfigure"} <= set(out.split())
+    assert commands.state_rm("a.b").argv[-1] == "a.b"
+    imported = commands.import_resource("a.b", "ns/name")
+    assert imported.argv[-2:] == ("a.b", "ns/name") and imported.output is Output.TEXT
+    init = commands.init({"secret_suffix": "team-a-shop"})
+    assert {"-backend-config=secret_suffix=team-a-shop", "-reconfigure"} <= set(init.argv)
 
 
-def test_variables_never_travel_as_a_dict(tmp_path: Path) -> None:
+def test_variables_never_travel_as_a_dict() -> None:
     with pytest.raises(ValueError, match="var file"):
-        echo_terraform(tmp_path).run("plan", var={"secret_token": "x"})
+        _ArgvOnly(terraform_bin_path="tf").plan(var={"secret_token": "x"}, json=IsFlagged)
 
 
 def test_var_file_is_private_and_replaces_leftovers(tmp_path: Path) -> None:
@@ -336,101 +245,42 @@ def test_var_file_is_private_and_replaces_leftovers(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-# -- deadlines and stopping -------------------------------------------------
+# -- configuration ----------------------------------------------------------------
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is dead for our purposes.
-    status = Path(f"/proc/{pid}/stat")
-    return status.exists() and status.read_text().split()[2] != "Z"
+async def test_unknown_and_reserved_variables_are_refused_before_running(tmp_path: Path) -> None:
+    adapter = infra(tmp_path)
+    with pytest.raises(InfrastructureError, match="unknown Terraform variables: servce_port"):
+        await adapter.apply(inputs(servce_port=8080))
+    with pytest.raises(InfrastructureError, match="operator only: kubeconfig_path"):
+        await adapter.apply(inputs(kubeconfig_path="/etc/kubernetes/admin.conf"))
+    assert not (tmp_path / "work").exists()
 
 
-def test_deadline_interrupts_the_whole_process_group(tmp_path: Path) -> None:
-    pid_file = tmp_path / "child.pid"
-    guard = ProcessGuard(timeout_seconds=0.5, grace_seconds=1)
-    started = time.monotonic()
-    # The child stands in for a provider plugin: it must die with its parent,
-    # even though (as a background job of sh) it ignores SIGINT.
-    script = f"sleep 60 & echo $! > {pid_file}; wait"
-    with pytest.raises(TerraformStoppedError, match=r"timed out after 0\.5s"):
-        guard.run(["sh", "-c", script], tmp_path, {"PATH": os.environ["PATH"]})
-    assert time.monotonic() - started < 4
-    child = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while pid_alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not pid_alive(child)
-
-
-def test_sigint_lets_the_command_finish_its_cleanup(tmp_path: Path) -> None:
-    marker = tmp_path / "saved"
-    guard = ProcessGuard(timeout_seconds=0.5, grace_seconds=5)
-    script = f"trap 'echo state > {marker}; exit 130' INT; while :; do sleep 0.05; done"
-    with pytest.raises(TerraformStoppedError) as stopped:
-        guard.run(["bash", "-c", script], tmp_path, {"PATH": os.environ["PATH"]})
-    assert marker.read_text().strip() == "state"
-    assert stopped.value.reason == "timed out after 0.5s"
-
-
-def test_a_command_ignoring_sigint_is_killed_after_the_grace(tmp_path: Path) -> None:
-    guard = ProcessGuard(timeout_seconds=0.3, grace_seconds=0.5)
-    started = time.monotonic()
-    script = "trap '' INT; while :; do sleep 0.05; done"
-    with pytest.raises(TerraformStoppedError):
-        guard.run(["bash", "-c", script], tmp_path, {"PATH": os.environ["PATH"]})
-    assert time.monotonic() - started < 4
-
-
-def test_a_stopped_guard_starts_nothing(tmp_path: Path) -> None:
-    guard = ProcessGuard(timeout_seconds=10, grace_seconds=1)
-    guard.stop("cancelled")
-    with pytest.raises(TerraformStoppedError, match="cancelled"):
-        guard.run(["touch", str(tmp_path / "ran")], tmp_path, {"PATH": os.environ["PATH"]})
-    assert not (tmp_path / "ran").exists()
-
-
-def test_a_finished_command_returns_its_output(tmp_path: Path) -> None:
-    guard = ProcessGuard(timeout_seconds=10, grace_seconds=1)
-    rc, out, err = guard.run(
-        ["sh", "-c", "echo out; echo err >&2; exit 2"], tmp_path, {"PATH": os.environ["PATH"]}
-    )
-    assert (rc, out, err) == (2, "out\n", "err\n")
-
-
-# -- configuration ----------------------------------------------------------
+async def test_invalid_state_keys_never_become_paths(tmp_path: Path) -> None:
+    release = dataclasses.replace(inputs(), release="..", release_namespace="x/..")
+    with pytest.raises(InfrastructureError, match="invalid state key"):
+        await infra(tmp_path).apply(release)
 
 
 def test_backend_is_in_cluster_without_a_kubeconfig(tmp_path: Path) -> None:
-    infra = TerraformInfrastructure(MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true")
-    assert infra._backend_config("team-a-shop") == {
+    assert infra(tmp_path).backend_config("team-a-shop") == {
         "secret_suffix": "team-a-shop",
         "namespace": "bluegreen-system",
         "in_cluster_config": "true",
     }
     kubeconfig = tmp_path / "kubeconfig"
-    infra = TerraformInfrastructure(
-        MODULE,
-        tmp_path,
-        cluster=NO_CLUSTER,
-        terraform_bin="true",
-        kubeconfig=kubeconfig,
-        state_namespace="ops",
-    )
-    assert infra._backend_config("k") == {
+    local = infra(tmp_path, kubeconfig=kubeconfig, state_namespace="ops")
+    assert local.backend_config("k") == {
         "secret_suffix": "k",
         "namespace": "ops",
         "config_path": str(kubeconfig),
     }
+    assert local.env["KUBE_CONFIG_PATH"] == str(kubeconfig)
 
 
-def test_environment_is_automation_only_and_ignores_ambient_terraform_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in {
+def test_environment_is_automation_only_and_ignores_ambient_terraform_settings() -> None:
+    ambient = {
         "TF_VAR_service_port": "1",
         "TF_CLI_ARGS_plan": "-refresh=false",
         "TF_PLUGIN_CACHE_DIR": "/shared",
@@ -438,52 +288,220 @@ def test_environment_is_automation_only_and_ignores_ambient_terraform_settings(
         "KUBECONFIG": "/home/me/.kube/config",
         "KUBE_CONFIG_PATH": "/home/me/.kube/config",
         "TF_CLI_CONFIG_FILE": "/toolchain/terraformrc",
-    }.items():
-        monkeypatch.setenv(name, value)
-    in_cluster = TerraformInfrastructure(
-        MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true"
-    )._env
-    assert not {
-        "TF_VAR_service_port",
-        "TF_CLI_ARGS_plan",
-        "TF_PLUGIN_CACHE_DIR",
-        "TF_WORKSPACE",
-        "KUBECONFIG",
-        "KUBE_CONFIG_PATH",
-    } & set(in_cluster)
-    assert in_cluster["TF_CLI_CONFIG_FILE"] == "/toolchain/terraformrc"
-    assert (in_cluster["TF_IN_AUTOMATION"], in_cluster["TF_INPUT"]) == ("1", "0")
-    assert in_cluster["CHECKPOINT_DISABLE"] == "1"
+        "PATH": "/bin",
+    }
+    env = terraform_environment(ambient, kubeconfig=None)
+    assert env == {
+        "TF_CLI_CONFIG_FILE": "/toolchain/terraformrc",
+        "PATH": "/bin",
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+    }
 
-    kubeconfig = tmp_path / "kc"
-    local = TerraformInfrastructure(
-        MODULE, tmp_path, cluster=NO_CLUSTER, terraform_bin="true", kubeconfig=kubeconfig
+
+# -- operations on Terraform's real output ----------------------------------------
+
+
+async def test_drift_is_read_from_the_saved_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = stand_in(tmp_path, monkeypatch, plan="replay plan-drift", show="replay show-drift")
+    report = await infra(tmp_path, terraform_bin=str(cli)).detect_drift(inputs())
+    assert report.drifted
+    assert report.summary == "kubernetes_service_v1.stable will be updated in-place"
+    plan = next(argv for argv in ran(tmp_path) if argv[0] == "plan")
+    assert {"-json", "-lock=false", f"-out={PLAN_FILE}"} <= set(plan)
+    assert commands_run(tmp_path) == ["init", "plan", "show"]
+
+
+async def test_no_drift_runs_no_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = stand_in(tmp_path, monkeypatch, plan="replay plan-no-changes")
+    report = await infra(tmp_path, terraform_bin=str(cli)).detect_drift(inputs())
+    assert not report.drifted
+    assert commands_run(tmp_path) == ["init", "plan"]
+
+
+async def test_a_failed_plan_reports_terraforms_diagnostic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = stand_in(tmp_path, monkeypatch, plan="replay plan-invalid-variable")
+    with pytest.raises(InfrastructureError) as failed:
+        await infra(tmp_path, terraform_bin=str(cli)).apply(inputs())
+    assert str(failed.value) == (
+        "terraform plan failed: Invalid value for variable: "
+        "service_type must be one of ClusterIP, NodePort or LoadBalancer."
     )
-    assert local._env["KUBE_CONFIG_PATH"] == str(kubeconfig)
+    workdir = tmp_path / "work" / KEY
+    assert not (workdir / VAR_FILE).exists()
 
 
-async def test_invalid_state_keys_never_become_paths(tmp_path: Path) -> None:
-    infra = TerraformInfrastructure(
-        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin="false"
+async def test_a_plan_writing_a_service_not_judged_ours_is_never_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No Service was found before planning, yet the plan updates one that exists.
+    cli = stand_in(tmp_path, monkeypatch, plan="replay plan-drift", show="replay show-drift")
+    with pytest.raises(InfrastructureError, match=r"^ServiceNotOwned: Service team-a/shop "):
+        await infra(tmp_path, terraform_bin=str(cli)).apply(inputs())
+    assert "apply" not in commands_run(tmp_path)
+
+
+async def test_apply_of_tracked_services_and_its_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster = FakeCluster()
+    cluster.services[("team-a", "shop")] = ours("shop", "uid-of-stable")
+    cluster.services[("team-a", "shop-preview")] = ours("shop-preview", "uid-of-preview")
+    state = tmp_path / "state.json"
+    state.write_text(state_with({"stable": "uid-of-stable", "preview": "uid-of-preview"}))
+    cli = stand_in(
+        tmp_path,
+        monkeypatch,
+        state=f"cat '{state}'",
+        plan="replay plan-drift",
+        show="replay show-drift",
+        output="replay output-applied",
     )
-    release = dataclasses.replace(inputs(), release="..", release_namespace="x/..")
-    with pytest.raises(InfrastructureError, match="invalid state key"):
-        await infra.apply(release)
+    caplog.set_level(logging.INFO, logger=ADAPTER_LOG)
+    outputs = await infra(tmp_path, cluster, terraform_bin=str(cli)).apply(inputs())
+    assert outputs == InfrastructureOutputs("shop", "shop-preview", "10.96.0.10", "10.96.0.11")
+    assert commands_run(tmp_path) == ["init", "state pull", "plan", "show", "apply", "output"]
+    assert "terraform apply for team-a" in caplog.text
+    assert "kubernetes_service_v1.stable will be updated in-place" in caplog.text
 
 
-# -- scheduling, with a stand-in CLI that records what ran when ---------------
+async def test_our_untracked_service_is_imported_and_a_foreign_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster()
+    cluster.services[("team-a", "shop")] = ours("shop", "uid-1")
+    imported = tmp_path / "imported"
+    state = tmp_path / "state.json"
+    state.write_text(state_with({"stable": "uid-1"}))
+    cli = stand_in(
+        tmp_path,
+        monkeypatch,
+        # The state holds the Service once it was imported.
+        state=f"if [[ -f '{imported}' ]]; then cat '{state}'; fi",
+        import_=f"touch '{imported}'",
+        plan="replay plan-no-changes",
+    )
+    adapter = infra(tmp_path, cluster, terraform_bin=str(cli))
+    await adapter.apply(inputs())
+    imports = [argv for argv in ran(tmp_path) if argv[0] == "import"]
+    assert [argv[-2:] for argv in imports] == [["kubernetes_service_v1.stable", "team-a/shop"]]
 
-STAND_IN = """#!/bin/bash
-# Records "<start|end> <command> <release dir> <time>"; plan takes a while and
-# reports no changes, output prints the module's outputs.
-echo "start $1 ${PWD##*/} $(date +%s.%N)" >> "$STAND_IN_LOG"
-case "$1" in
-  init) mkdir -p .terraform ;;
-  plan) sleep 0.4 ;;
-  output) echo '{"stable_service_name": {"value": "shop"}}' ;;
-esac
-echo "end $1 ${PWD##*/} $(date +%s.%N)" >> "$STAND_IN_LOG"
-"""
+    cluster.services[("team-a", "shop-preview")] = service("shop-preview", "uid-2", team="x")
+    with pytest.raises(InfrastructureError, match=r"^ServiceNotOwned: Service team-a/shop-prev"):
+        await adapter.apply(inputs())
+
+
+async def test_destroy_with_nothing_to_destroy_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = stand_in(tmp_path, monkeypatch)
+    (tmp_path / "work" / KEY).mkdir(parents=True)
+    await infra(tmp_path, terraform_bin=str(cli)).destroy(inputs())
+    assert ran(tmp_path) == []
+    assert not (tmp_path / "work" / KEY).exists()
+
+
+async def test_destroy_then_the_empty_state_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster()
+    empty = base64.b64encode(gzip.compress(b'{"version": 4, "resources": []}')).decode()
+    cluster.secrets[KEY] = {"metadata": {"uid": "s"}, "data": {"tfstate": empty}}
+    cli = stand_in(tmp_path, monkeypatch)
+    await infra(tmp_path, cluster, terraform_bin=str(cli)).destroy(inputs())
+    assert commands_run(tmp_path) == ["init", "state pull", "destroy"]
+    assert cluster.deleted == [f"secret/{KEY}"]
+    assert not (tmp_path / "work" / KEY).exists()
+
+
+# -- the state lock ----------------------------------------------------------------
+
+
+def locked_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Plans fail on the held lock until force-unlock ran; then there is nothing to do."""
+    unlocked = tmp_path / "unlocked"
+    return stand_in(
+        tmp_path,
+        monkeypatch,
+        plan=f"[[ -f '{unlocked}' ]] || replay plan-locked",
+        force_unlock=f"touch '{unlocked}'",
+    )
+
+
+def lock_lease(lock_id: str, created: datetime | None) -> dict[str, Any]:
+    info = {"ID": lock_id, "Operation": "OperationTypeApply", "Who": "root@killed-pod"}
+    if created is not None:
+        info["Created"] = created.isoformat().replace("+00:00", "Z")
+    return {
+        "metadata": {"annotations": {LOCK_INFO_ANNOTATION: json.dumps(info)}},
+        "spec": {"holderIdentity": lock_id},
+    }
+
+
+async def test_a_young_lock_is_left_alone_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster()
+    taken = datetime.now(UTC) - timedelta(seconds=30)
+    cluster.leases[KEY] = lock_lease("lock-1", taken)
+    cli = locked_stand_in(tmp_path, monkeypatch)
+    with pytest.raises(InfrastructureError) as failed:
+        await infra(tmp_path, cluster, terraform_bin=str(cli), timeout_seconds=100).apply(inputs())
+    assert str(failed.value) == (
+        "terraform plan failed: the release's state is locked (lock lock-1, taken "
+        f"{taken.isoformat(timespec='seconds')}); a lock older than 120s is force-unlocked "
+        "by the next run"
+    )
+    assert "force-unlock" not in commands_run(tmp_path)
+
+
+async def test_a_stale_lock_is_force_unlocked_and_the_step_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster = FakeCluster()
+    cluster.leases[KEY] = lock_lease("lock-2", datetime.now(UTC) - timedelta(hours=1))
+    cli = locked_stand_in(tmp_path, monkeypatch)
+    caplog.set_level(logging.WARNING, logger=ADAPTER_LOG)
+    await infra(tmp_path, cluster, terraform_bin=str(cli), timeout_seconds=100).apply(inputs())
+    assert commands_run(tmp_path) == [
+        *("init", "state pull", "plan"),
+        *("force-unlock", "plan", "output"),
+    ]
+    assert next(argv for argv in ran(tmp_path) if argv[0] == "force-unlock")[-1] == "lock-2"
+    assert "lock lock-2 is 36" in caplog.text  # ~3600 s old
+    assert "stale lock lock-2 force-unlocked" in caplog.text
+
+
+async def test_a_lock_released_meanwhile_is_just_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = tmp_path / "released"
+    cli = stand_in(
+        tmp_path,
+        monkeypatch,
+        plan=f"[[ -f '{released}' ]] || {{ touch '{released}'; replay plan-locked; }}",
+    )
+    await infra(tmp_path, terraform_bin=str(cli)).apply(inputs())  # no Lease: free
+    assert commands_run(tmp_path) == ["init", "state pull", "plan", "plan", "output"]
+
+
+async def test_a_lock_of_unknown_age_is_never_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster()
+    cluster.leases[KEY] = lock_lease("lock-3", None)
+    cli = locked_stand_in(tmp_path, monkeypatch)
+    with pytest.raises(InfrastructureError, match=r"\(lock lock-3, taken an unknown time\)"):
+        await infra(tmp_path, cluster, terraform_bin=str(cli), stale_lock_seconds=0).apply(inputs())
+    assert "force-unlock" not in commands_run(tmp_path)
+
+
+# -- scheduling ----------------------------------------------------------------------
 
 
 def overlaps(log: Path, command: str) -> tuple[int, dict[str, int]]:
@@ -507,28 +525,25 @@ def overlaps(log: Path, command: str) -> tuple[int, dict[str, int]]:
 async def test_runs_are_bounded_overall_and_serialized_per_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli = tmp_path / "terraform"
-    cli.write_text(STAND_IN)
-    cli.chmod(0o755)
-    log = tmp_path / "runs.log"
-    monkeypatch.setenv("STAND_IN_LOG", str(log))
-    infra = TerraformInfrastructure(
-        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin=str(cli), max_concurrency=2
+    cli = stand_in(
+        tmp_path,
+        monkeypatch,
+        plan="sleep 0.4",
+        output='echo \'{"stable_service_name": {"value": "shop"}}\'',
     )
+    adapter = infra(tmp_path, terraform_bin=str(cli), max_concurrency=2)
     releases = [dataclasses.replace(inputs(), release=f"r{i}") for i in range(4)]
     results = await asyncio.gather(
-        *(infra.apply(r) for r in releases), infra.detect_drift(releases[0])
+        *(adapter.apply(r) for r in releases), adapter.detect_drift(releases[0])
     )
-
     first = results[0]
     assert isinstance(first, InfrastructureOutputs)
     assert first.stable_service == "shop"
     assert first.preview_service == "shop-preview"  # not in the outputs: from inputs
-    most, per_release = await asyncio.to_thread(overlaps, log, "plan")
+    most, per_release = overlaps(tmp_path / "runs.log", "plan")
     assert most == 2  # parallel, but never beyond max_concurrency
     assert set(per_release.values()) == {1}  # one run per release at a time
-    lines = await asyncio.to_thread(log.read_text)
-    commands = [line.split()[1] for line in lines.splitlines() if line.startswith("start")]
+    commands = commands_run(tmp_path)
     assert "apply" not in commands  # plan exited 0: nothing to apply
     assert commands.count("init") == 4  # r0's second run reused its init
 
@@ -536,26 +551,35 @@ async def test_runs_are_bounded_overall_and_serialized_per_release(
 async def test_cancelling_a_run_interrupts_the_cli_and_cleans_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli = tmp_path / "terraform"
-    cli.write_text(STAND_IN.replace("sleep 0.4", "sleep 30"))
-    cli.chmod(0o755)
-    monkeypatch.setenv("STAND_IN_LOG", str(tmp_path / "runs.log"))
-    infra = TerraformInfrastructure(
-        MODULE, tmp_path / "work", cluster=NO_CLUSTER, terraform_bin=str(cli)
-    )
-    task = asyncio.create_task(infra.apply(inputs()))
-    workdir = tmp_path / "work" / inputs().state_key()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not await asyncio.to_thread((workdir / VAR_FILE).exists):
-        assert loop.time() < deadline, "the run never started"
+    cli = stand_in(tmp_path, monkeypatch, plan="sleep 30")
+    adapter = infra(tmp_path, terraform_bin=str(cli))
+    task = asyncio.create_task(adapter.apply(inputs()))
+    workdir = tmp_path / "work" / KEY
+    deadline = time.monotonic() + 10
+    while "plan" not in commands_run(tmp_path):
+        assert time.monotonic() < deadline, "the run never started"
         await asyncio.sleep(0.02)
-    started = loop.time()
+    started = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert loop.time() - started < 5  # SIGINT ends `sleep`; no 20 s kill grace needed
-    assert not await asyncio.to_thread((workdir / VAR_FILE).exists)
+    assert time.monotonic() - started < 5  # SIGINT ends `sleep`; no 20 s kill grace needed
+    assert not (workdir / VAR_FILE).exists()
     # The release is free again: a new run is not blocked by the cancelled one.
-    cli.write_text(STAND_IN)
-    assert (await infra.detect_drift(inputs())).drifted is False
+    stand_in(tmp_path, monkeypatch)
+    assert (await adapter.detect_drift(inputs())).drifted is False
+
+
+async def test_a_run_past_its_timeout_fails_clearly_and_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "plan.pid"
+    cli = stand_in(tmp_path, monkeypatch, plan=f"echo $$ > '{pid_file}'; sleep 30")
+    started = time.monotonic()
+    with pytest.raises(InfrastructureError) as failed:
+        await infra(tmp_path, terraform_bin=str(cli), timeout_seconds=1).apply(inputs())
+    assert str(failed.value) == "terraform plan timed out after 1s: interrupted"
+    assert time.monotonic() - started < 5
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -89,7 +89,7 @@ def _infrastructure(config: OperatorConfig, kube: Kube) -> Infrastructure:
     if config.infrastructure == "kubernetes":
         return KubeInfrastructure(kube)
     from bluegreen.adapters.terraform import TerraformInfrastructure
-    from bluegreen.adapters.terraform_cluster import KubeTerraformCluster
+    from bluegreen.adapters.terraform.cluster import KubeTerraformCluster
 
     return TerraformInfrastructure(
         config.terraform_module_dir,

@@ -1,7 +1,8 @@
 """One release's Terraform working directory: module copy, private inputs, init state.
 
 Plain filesystem work, no Terraform: kept apart so the adapter reads as the
-sequence of Terraform commands it runs.
+sequence of Terraform commands it runs. It runs on the event loop: a few KB of
+files (``.terraform/`` holds only symlinks into the read-only provider mirror).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bluegreen.adapters.terraform_text import module_files
+from bluegreen.adapters.terraform.module import module_files
 
 VAR_FILE = "inputs.tfvars.json"
 PLAN_FILE = "changes.tfplan"
