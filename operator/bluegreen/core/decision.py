@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bluegreen.core.actions import Action, EmitEvent
 from bluegreen.core.status import ReleaseStatus
+
+
+class SwitchKind(enum.Enum):
+    CONFIRMED = "confirmed"
+    """A forward switch shows in EndpointSlices: the new revision alone serves."""
+    ROLLBACK = "rollback"
+    """The stable Service was sent back to the held previous revision."""
+
+
+@dataclass(frozen=True)
+class SwitchRecord:
+    """A traffic move this decision made or confirmed: what metrics count, from core,
+    instead of being read back from Event reasons."""
+
+    kind: SwitchKind
+    revision: str
+    reason: str = ""
+    """Why a rollback happened (ManualRollback, HoldCheckFailed, SwitchTimeout, ...)."""
+    release_seconds: float | None = None
+    """On a confirmed forward switch: from the candidate's creation to the switch."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +40,7 @@ class Decision:
     """Seconds until a deadline needs a look; None waits for the next watch event."""
     continue_now: bool = False
     """Another step can run right after these actions (the loop is bounded)."""
+    switches: tuple[SwitchRecord, ...] = ()
 
 
 @dataclass
@@ -33,6 +55,7 @@ class Draft:
     """(reason, message) when a human is needed."""
     progress: tuple[str, str] | None = None
     """(reason, message) describing what is in flight."""
+    switches: list[SwitchRecord] = field(default_factory=list)
 
     def set(self, **changes: Any) -> None:
         self.status = replace(self.status, **changes)

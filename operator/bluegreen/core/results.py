@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bluegreen.core import checks as chk
-from bluegreen.core.actions import CreateJob, RunHttpCheck
+from bluegreen.core.actions import CreateJob, EmitEvent, RunHttpCheck
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
 from bluegreen.core.infrastructure import DriftReport, InfrastructureOutputs
 from bluegreen.core.status import CheckStatus, InfrastructureStatus, Phase, ReleaseStatus
@@ -169,3 +169,32 @@ def job_refused(
         run=action.run,
     )
     return replace(status, checks=chk.upsert(status.checks, entry))
+
+
+STEP_FAILED = "ReconcileFailed"
+"""The reason on Ready and Reconciling while a step fails and is retried."""
+STEP_FAILURE_MESSAGE_CHARS = 300
+
+
+def step_failed(status: ReleaseStatus, error: str, generation: int, now: datetime) -> ReleaseStatus:
+    """A step that raised: what it did is kept, and the failure is shown, not hidden.
+
+    The step is retried with backoff, so this is not Stalled: Reconciling stays
+    True (the operator is still working on it) and Ready is False with the cause.
+    """
+    stamp = format_time(now)
+    message = f"step failed, retrying: {error}"[:STEP_FAILURE_MESSAGE_CHARS]
+    conditions = status.conditions
+    for kind, value in ((ConditionType.RECONCILING, TRUE), (ConditionType.READY, FALSE)):
+        conditions = set_condition(conditions, kind, value, STEP_FAILED, message, generation, stamp)
+    return replace(status, conditions=conditions)
+
+
+def infrastructure_event(kind: str, error: str | None) -> EmitEvent:
+    """The Event of an apply: ``<kind>Applied``, or ``<kind>Failed`` with its cause.
+
+    ``kind`` names the backend as users know it (``Terraform``, ``Infrastructure``).
+    """
+    if error is None:
+        return EmitEvent("Normal", f"{kind}Applied", "infrastructure applied")
+    return EmitEvent("Warning", f"{kind}Failed", error)

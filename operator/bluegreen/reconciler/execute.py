@@ -99,13 +99,11 @@ class Executor:
                 try:
                     outputs = await self.infrastructure.apply(inputs)
                 except InfrastructureError as err:
-                    await self.kube.events.post(
-                        body, "Warning", f"{self.infrastructure_kind}Failed", str(err)
+                    await self._post(
+                        body, results.infrastructure_event(self.infrastructure_kind, str(err))
                     )
                     return results.infrastructure_failed(status, digest, str(err), generation, now)
-                await self.kube.events.post(
-                    body, "Normal", f"{self.infrastructure_kind}Applied", "infrastructure applied"
-                )
+                await self._post(body, results.infrastructure_event(self.infrastructure_kind, None))
                 return results.infrastructure_applied(status, digest, outputs, generation, now)
             case act.CheckDrift(inputs=inputs):
                 self.metrics.terraform_runs.labels(ns, name, "plan").inc()
@@ -122,6 +120,9 @@ class Executor:
                 self.metrics.terraform_runs.labels(ns, name, "destroy").inc()
                 await self.infrastructure.destroy(inputs)
         return status
+
+    async def _post(self, body: Mapping[str, Any], event: act.EmitEvent) -> None:
+        await self.kube.events.post(body, event.type, event.reason, event.message)
 
     async def _create_deployment(
         self, manifest: Mapping[str, Any], status: ReleaseStatus, generation: int, now: datetime

@@ -10,17 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.adapters.kube import Kube, StatusChangedError
-from bluegreen.adapters.kube_rest import KubeError
+from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.core import actions as act
-from bluegreen.core import status_rejection
+from bluegreen.core import results, status_rejection
 from bluegreen.core.bounds import bound_status
-from bluegreen.core.conditions import ConditionType
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decide import decide
+from bluegreen.core.decision import SwitchKind, SwitchRecord
 from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.core.timefmt import format_time, parse_time
+from bluegreen.core.timefmt import format_time
 from bluegreen.reconciler.cleanup import Cleanup, CleanupBudget
 from bluegreen.reconciler.execute import Executor, StaleObservationError
 from bluegreen.reconciler.observe import observe
@@ -107,8 +107,9 @@ class Reconciler:
                 # Nothing of this decision is recorded; the next step sees the change.
                 log.info("%s/%s: %s; observing again", namespace, name, stale)
                 continue
-            except KubeError:
+            except KubeError as err:
                 self.metrics.reconcile_errors.labels(namespace, name).inc()
+                await self._record_step_failure(body, stored, status, err)
                 raise
             try:
                 await self._write_status(body, stored, status)
@@ -116,7 +117,7 @@ class Reconciler:
                 # Another writer moved the status: nothing of this step is recorded.
                 log.info("%s/%s: %s; observing again", namespace, name, stale)
                 continue
-            self._record(namespace, name, stored, status, decision.actions)
+            self._record(namespace, name, stored, status, decision.switches)
             if not decision.continue_now:
                 return decision.requeue_after
         return 1.0
@@ -152,6 +153,23 @@ class Reconciler:
             # A value too long to store verbatim can never match its record again,
             # so decide() would consume it over and over: clear it now it is recorded.
             await self.kube.releases.clear_action(namespace, name, full.raw)
+
+    async def _record_step_failure(
+        self, body: Mapping[str, Any], stored: ReleaseStatus, status: ReleaseStatus, err: KubeError
+    ) -> None:
+        """Write what the step did before it failed, and why it stopped; best effort.
+
+        A replica without the Lease writes nothing (its writes are refused anyway),
+        and a write that fails in turn leaves the error to the caller's backoff.
+        """
+        if isinstance(err, NotLeadingError) or err.namespace_terminating:
+            return
+        generation = int(body["metadata"].get("generation") or 0)
+        failed = results.step_failed(status, err.message, generation, self.clock())
+        try:
+            await self._write_status(body, stored, failed)
+        except (KubeError, StatusChangedError) as again:
+            log.warning("recording the failed step failed too: %s", again)
 
     def _status_refused(self, body: Mapping[str, Any]) -> bool:
         meta = body["metadata"]
@@ -193,28 +211,17 @@ class Reconciler:
         name: str,
         before: ReleaseStatus,
         after: ReleaseStatus,
-        actions: tuple[act.Action, ...],
+        switches: tuple[SwitchRecord, ...],
     ) -> None:
-        """Metrics derived from what changed in this step."""
+        """Metrics from what this step changed, and the traffic moves core recorded."""
         self.metrics.set_phase(namespace, name, after.phase)
-        for entry in (
-            after.history[len(before.history) :] if len(after.history) > len(before.history) else ()
-        ):
+        for entry in after.history[len(before.history) :]:
             self.metrics.releases.labels(namespace, name, entry.outcome).inc()
-        for action in actions:
-            if not isinstance(action, act.EmitEvent):
-                continue
-            if action.reason == "RollbackStarted":
-                condition = after.condition(ConditionType.TRAFFIC_SWITCHED)
-                reason = condition.reason if condition else "Unknown"
-                self.metrics.rollbacks.labels(namespace, name, reason).inc()
-            elif action.reason == "TrafficSwitched" and after.active and after.history:
-                started = parse_time(after.history[-1].started_at)
-                switched = parse_time(after.active.switched_at)
-                if started and switched:
-                    self.metrics.release_duration.labels(namespace).observe(
-                        (switched - started).total_seconds()
-                    )
+        for switch in switches:
+            if switch.kind is SwitchKind.ROLLBACK:
+                self.metrics.rollbacks.labels(namespace, name, switch.reason).inc()
+            elif switch.release_seconds is not None:
+                self.metrics.release_duration.labels(namespace).observe(switch.release_seconds)
 
     async def finalize(self, body: Mapping[str, Any], budget: CleanupBudget | None = None) -> None:
         """CR deletion: remove what the release created, per deletionPolicy.

@@ -11,7 +11,7 @@ from bluegreen.core.decide import record
 from bluegreen.core.decide.action_result import ActionOutcome, ActionResult, recorded_outcome
 from bluegreen.core.decide.selectors import patch_stable
 from bluegreen.core.decide.view import ReleaseView
-from bluegreen.core.decision import Draft
+from bluegreen.core.decision import Draft, SwitchKind, SwitchRecord
 from bluegreen.core.observed import DeploymentState
 from bluegreen.core.status import ActiveRevision, Phase, Previous
 from bluegreen.core.timefmt import format_time
@@ -52,6 +52,7 @@ def rollback(view: ReleaseView, draft: Draft, reason: str, why: str) -> ActionRe
     patch_stable(view, draft, previous.revision, previous.deployment)
     message = f"{why}: switched back from {active.revision} to {previous.revision}"
     draft.event("RollbackStarted", message, warning=True)
+    draft.switches.append(SwitchRecord(SwitchKind.ROLLBACK, previous.revision, reason))
     history = tuple(
         replace(h, finished_at=view.stamp, outcome="RolledBack")
         if h.revision == active.revision and h.outcome == "Promoted"

@@ -69,6 +69,7 @@ def summarize(
         actions=tuple(draft.actions),
         requeue_after=draft.requeue_after,
         continue_now=draft.continue_now,
+        switches=tuple(draft.switches),
     )
 
 

@@ -10,9 +10,9 @@ from bluegreen.core.decide.cleanup import delete_unselected
 from bluegreen.core.decide.rollback import rollback
 from bluegreen.core.decide.selectors import patch_stable
 from bluegreen.core.decide.view import ReleaseView
-from bluegreen.core.decision import Draft
-from bluegreen.core.status import ActiveRevision, Phase, Previous
-from bluegreen.core.timefmt import format_time
+from bluegreen.core.decision import Draft, SwitchKind, SwitchRecord
+from bluegreen.core.status import ActiveRevision, Phase, Previous, ReleaseStatus
+from bluegreen.core.timefmt import format_time, parse_time
 
 
 def switch(view: ReleaseView, draft: Draft, fully_ready: bool) -> None:
@@ -95,6 +95,10 @@ def confirm_switch(view: ReleaseView, draft: Draft) -> bool:
         f"({ready} endpoints)",
         warning=rolled_back,
     )
+    if not rolled_back:
+        draft.switches.append(
+            SwitchRecord(SwitchKind.CONFIRMED, active.revision, "", _release_seconds(status))
+        )
     if rolled_back:
         draft.set(phase=Phase.ROLLED_BACK)
     elif status.previous and not status.previous.draining:
@@ -129,3 +133,15 @@ def _wait_or_undo(view: ReleaseView, draft: Draft, waiting: str) -> None:
         return
     draft.stalled = ("SwitchTimeout", message)
     draft.wake_in(requeue * 5)
+
+
+def _release_seconds(status: ReleaseStatus) -> float | None:
+    """From the candidate's creation (its history entry) to the selector switch."""
+    active = status.active
+    if active is None or not status.history:
+        return None
+    started = parse_time(status.history[-1].started_at)
+    switched = parse_time(active.switched_at)
+    if started is None or switched is None:
+        return None
+    return (switched - started).total_seconds()
