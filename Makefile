@@ -42,8 +42,12 @@ node-down: ## Stop the real node only
 e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
 	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
 
+##@ Generate
+manifests: venv ## Write the CRD (crds/, manifests/crd/) and health.lua's names from operator/bluegreen/api
+	$(PY) -m bluegreen.api.manifests
+
 ##@ Quality
-lint: venv ## ruff, mypy --strict, import layers, Terraform fmt/validate, hadolint
+lint: venv ## ruff, mypy --strict, import layers, generated files current, Terraform fmt/validate, hadolint
 	$(VENV)/bin/ruff check operator tests bench app
 	$(VENV)/bin/ruff format --check operator tests bench app
 	$(VENV)/bin/mypy
@@ -67,4 +71,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e manifests lint unit test bench demo run

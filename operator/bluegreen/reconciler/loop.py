@@ -12,15 +12,16 @@ from typing import Any
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.conditions import ConditionStatus, ConditionType, Reason
+from bluegreen.api.enums import EventType
+from bluegreen.api.timefmt import format_time, parse_time
 from bluegreen.core import actions as act
 from bluegreen.core import status_rejection
 from bluegreen.core.bounds import bound_status
-from bluegreen.core.conditions import ConditionType
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decide import decide
 from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.core.timefmt import format_time, parse_time
 from bluegreen.reconciler.cleanup import Cleanup, CleanupBudget
 from bluegreen.reconciler.execute import Executor, StaleObservationError
 from bluegreen.reconciler.observe import observe
@@ -160,7 +161,7 @@ class Reconciler:
         log.warning("%s/%s: status write refused (%s); holding the release", namespace, name, err)
         await self.kube.events.post(
             body,
-            "Warning",
+            EventType.WARNING,
             status_rejection.REASON,
             f"status write refused ({err.status}): {err.message}; no action until the spec changes",
         )
@@ -195,11 +196,11 @@ class Reconciler:
         for action in actions:
             if not isinstance(action, act.EmitEvent):
                 continue
-            if action.reason == "RollbackStarted":
+            if action.reason == Reason.ROLLBACK_STARTED:
                 condition = after.condition(ConditionType.TRAFFIC_SWITCHED)
-                reason = condition.reason if condition else "Unknown"
+                reason = condition.reason if condition else ConditionStatus.UNKNOWN
                 self.metrics.rollbacks.labels(namespace, name, reason).inc()
-            elif action.reason == "TrafficSwitched" and after.active and after.history:
+            elif action.reason == ConditionType.TRAFFIC_SWITCHED and after.active and after.history:
                 started = parse_time(after.history[-1].started_at)
                 switched = parse_time(after.active.switched_at)
                 if started and switched:
