@@ -52,6 +52,7 @@ lint: venv ## ruff, mypy --strict, import layers, generated files current, Terra
 	$(VENV)/bin/ruff format --check operator tests bench app
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(PY) -m bluegreen.api.manifests --check
 	hack/lint-terraform.sh
 	hack/lint-dockerfiles.sh
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bluegreen.api.crd import build_crd
-from bluegreen.api.manifests import CRD_FILES, render_crd
+from bluegreen.api.manifests import CRD_FILES, generated, render_crd
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -69,3 +69,13 @@ def test_every_cel_rule_has_a_message() -> None:
     rules = [r for _, node in walk(schema) for r in node.get("x-kubernetes-validations", [])]
     assert len(rules) >= 10
     assert all(r.get("message") for r in rules)
+
+
+def test_every_generated_file_is_current() -> None:
+    """What ``make lint`` checks, for those who only run the unit tests."""
+    stale = [
+        str(path.relative_to(REPO))
+        for path, text in generated(REPO).items()
+        if path.read_text(encoding="utf-8") != text
+    ]
+    assert not stale, f"run `make manifests`: {stale}"
