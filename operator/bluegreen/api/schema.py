@@ -65,6 +65,8 @@ class Constraints(TypedDict, total=False):
 
 @dataclasses.dataclass(frozen=True)
 class Doc:
+    """A field's description, and the constraints its type cannot say."""
+
     description: str
     constraints: Constraints
 

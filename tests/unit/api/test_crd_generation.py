@@ -7,6 +7,7 @@ and messages, defaults, printer columns and subresources.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 
 from bluegreen.api.crd import build_crd
 from bluegreen.api.manifests import CRD_FILES, generated, render_crd
+from bluegreen.api.schema import doc, object_schema
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -79,3 +81,35 @@ def test_every_generated_file_is_current() -> None:
         if path.read_text(encoding="utf-8") != text
     ]
     assert not stale, f"run `make manifests`: {stale}"
+
+
+def test_a_field_without_doc_is_refused() -> None:
+    """Every CRD field is described: a model field without ``doc()`` fails generation."""
+
+    @dataclass(frozen=True)
+    class Undocumented:
+        name: str = field(metadata=doc("Described."))
+        count: int = 3
+
+    with pytest.raises(TypeError, match="count"):
+        object_schema(Undocumented, as_input=True)
+
+
+def test_inputs_get_defaults_and_required_fields_outputs_neither() -> None:
+    @dataclass(frozen=True)
+    class Model:
+        name: str = field(metadata=doc("A name."))
+        port: int = field(default=80, metadata=doc("A port.", minimum=1))
+
+    spec = object_schema(Model, as_input=True)
+    assert spec["required"] == ["name"]
+    assert spec["properties"]["port"] == {
+        "description": "A port.",
+        "type": "integer",
+        "format": "int32",
+        "minimum": 1,
+        "default": 80,
+    }
+    status = object_schema(Model, as_input=False)
+    assert "required" not in status
+    assert "default" not in status["properties"]["port"]

@@ -25,7 +25,14 @@ from bluegreen.api.enums import (
     Phase,
     ServiceType,
 )
-from bluegreen.api.v1alpha1 import KIND
+from bluegreen.api.v1alpha1 import (
+    KIND,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    RELEASE_LABEL,
+    RESERVED_LABEL_PREFIX,
+    ROLE_LABEL,
+)
 
 OPERATOR = Path(__file__).resolve().parents[3] / "operator" / "bluegreen"
 HEALTH_SCRIPT = OPERATOR.parents[1] / "manifests" / "argocd" / "health.lua"
@@ -110,3 +117,11 @@ def test_the_health_script_takes_its_names_from_the_enums() -> None:
     quoted = set(re.findall(r'"([A-Za-z]+)"', outside))
     argo_health = {"Progressing", "Degraded", "Suspended", "Healthy"}
     assert quoted & DECLARED - argo_health == set(), "spell API names through the block"
+
+
+def test_the_terraform_module_stamps_the_api_labels() -> None:
+    """HCL cannot import Python: the module's label keys are pinned to the API's here."""
+    module = (OPERATOR.parents[1] / "terraform" / "main.tf").read_text(encoding="utf-8")
+    assert re.search(rf'"{re.escape(MANAGED_BY_LABEL)}"\s*=\s*"{MANAGED_BY_VALUE}"', module)
+    ours = set(re.findall(rf'"({re.escape(RESERVED_LABEL_PREFIX)}[^"]*)"', module))
+    assert ours == {RELEASE_LABEL, ROLE_LABEL}
