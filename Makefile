@@ -45,12 +45,17 @@ e2e: venv toolchain ## End-to-end tests on the real node (live traffic through t
 chaos: venv toolchain ## Every fault in every phase (tests/chaos; `make test` runs one phase per fault)
 	BLUEGREEN_CHAOS=full hack/run-tests.sh tests/chaos
 
+##@ Generate
+manifests: venv ## Write the CRD (crds/, manifests/crd/) and health.lua's names from operator/bluegreen/api
+	$(PY) -m bluegreen.api.manifests
+
 ##@ Quality
-lint: venv ## ruff, mypy --strict, import layers, Terraform fmt/validate, hadolint
+lint: venv ## ruff, mypy --strict, import layers, generated files current, Terraform fmt/validate, hadolint
 	$(VENV)/bin/ruff check operator tests bench app
 	$(VENV)/bin/ruff format --check operator tests bench app
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(PY) -m bluegreen.api.manifests --check
 	hack/lint-terraform.sh
 	hack/lint-dockerfiles.sh
 
@@ -70,4 +75,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos manifests lint unit test bench demo run

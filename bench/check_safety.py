@@ -28,10 +28,11 @@ from typing import Any
 from kubernetes import client
 from tests.integration.harness import REPO, Kubectl, release
 
-from bench.cluster import GROUP, PLURAL, VERSION, Recorder, api_client, release_ready
+from bench.cluster import Recorder, api_client, release_ready
 from bench.latency import Change, analyse, release_body
 from bench.operator_process import BenchOperator, start_operator, stop_operator
 from bench.stats import summary
+from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
 
 PROBE_INTERVAL_S = 0.02
 PROBE_TIMEOUT_S = 5.0

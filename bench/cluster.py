@@ -21,9 +21,8 @@ from typing import Any
 from kubernetes import client, config, watch
 from tests.integration.harness import REPO
 
-GROUP, VERSION, PLURAL = "bluegreen.dev", "v1alpha1", "bluegreenreleases"
-RELEASE_LABEL = "bluegreen.dev/release"
-REVISION_LABEL = "bluegreen.dev/revision"
+from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
+
 PAGE_SIZE = 4096
 
 

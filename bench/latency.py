@@ -27,11 +27,6 @@ from kubernetes import client
 from tests.integration.harness import Kubectl, release
 
 from bench.cluster import (
-    GROUP,
-    PLURAL,
-    RELEASE_LABEL,
-    REVISION_LABEL,
-    VERSION,
     Recorder,
     Seen,
     deployment_available,
@@ -39,6 +34,7 @@ from bench.cluster import (
 )
 from bench.operator_process import start_operator, stop_operator
 from bench.stats import summary
+from bluegreen.api.v1alpha1 import GROUP, PLURAL, RELEASE_LABEL, REVISION_LABEL, VERSION
 
 TARGETS_MS = {
     "available_to_switch": {"p50": 100.0, "p99": 500.0},

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluegreen.adapters.check_targets import parse_allowed_hosts
+from bluegreen.api.v1alpha1 import OPERATOR_NAME
 from bluegreen.core.leadership import LeaseTimings
 
 
@@ -48,7 +49,7 @@ def _default_module_dir() -> Path:
 def parse_config(argv: list[str] | None = None) -> OperatorConfig:
     env = os.environ
     parser = argparse.ArgumentParser(
-        prog="bluegreen-operator", description="Blue/green releases for Kubernetes."
+        prog=OPERATOR_NAME, description="Blue/green releases for Kubernetes."
     )
     parser.add_argument(
         "--namespace",

@@ -44,12 +44,11 @@ def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def test_crd_copy_matches_the_source() -> None:
-    """kustomize refuses files outside its root, so manifests/crd/ holds a copy."""
+    """kustomize refuses files outside its root, so manifests/crd/ holds a copy;
+    ``make manifests`` writes both from operator/bluegreen/api."""
     source = REPO / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
     copy = MANIFESTS / "crd" / "bluegreenreleases.bluegreen.dev.yaml"
-    assert copy.read_bytes() == source.read_bytes(), (
-        "manifests/crd/ is stale: cp crds/bluegreenreleases.bluegreen.dev.yaml manifests/crd/"
-    )
+    assert copy.read_bytes() == source.read_bytes(), "manifests/crd/ is stale: run `make manifests`"
 
 
 def test_everything_is_there(built: list[dict[str, Any]]) -> None:

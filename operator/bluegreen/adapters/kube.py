@@ -12,15 +12,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.adapters.kube_rest import JSON, KubeError, KubeRest
-from bluegreen.core import names
+from bluegreen.api.timefmt import format_time
+from bluegreen.api.v1alpha1 import (
+    ACTION_ANNOTATION,
+    API_VERSION,
+    FIELD_MANAGER,
+    KIND,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PLURAL,
+    RELEASE_LABEL,
+)
 
 log = logging.getLogger(__name__)
-GROUP_VERSION = "bluegreen.dev/v1alpha1"
-PLURAL = "bluegreenreleases"
 
 
 def _release_selector(release: str) -> str:
-    return f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY_VALUE},{names.RELEASE_LABEL}={release}"
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{RELEASE_LABEL}={release}"
 
 
 class StatusChangedError(Exception):
@@ -34,7 +42,7 @@ class Releases:
         self.rest = rest
 
     def _path(self, namespace: str, name: str = "") -> str:
-        base = f"/apis/{GROUP_VERSION}/namespaces/{namespace}/{PLURAL}"
+        base = f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}"
         return f"{base}/{name}" if name else base
 
     async def get(self, namespace: str, name: str) -> JSON | None:
@@ -91,9 +99,9 @@ class Releases:
         """
         current = await self.get(namespace, name)
         meta = (current or {}).get("metadata") or {}
-        if (meta.get("annotations") or {}).get(names.ACTION_ANNOTATION) != raw:
+        if (meta.get("annotations") or {}).get(ACTION_ANNOTATION) != raw:
             return  # gone, or a newer action replaced it (it will be consumed next)
-        key = names.ACTION_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        key = ACTION_ANNOTATION.replace("~", "~0").replace("/", "~1")
         operations = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
             {"op": "remove", "path": f"/metadata/annotations/{key}"},
@@ -201,7 +209,7 @@ class Endpoints:
 
     async def pods_for_release(self, namespace: str, release: str) -> list[JSON]:
         return await self.rest.list_items(
-            f"/api/v1/namespaces/{namespace}/pods", f"{names.RELEASE_LABEL}={release}"
+            f"/api/v1/namespaces/{namespace}/pods", f"{RELEASE_LABEL}={release}"
         )
 
 
@@ -229,7 +237,7 @@ class Jobs:
 class Events:
     """Kubernetes Events on the BlueGreenRelease, as ``kubectl describe`` shows them."""
 
-    def __init__(self, rest: KubeRest, component: str = names.FIELD_MANAGER) -> None:
+    def __init__(self, rest: KubeRest, component: str = FIELD_MANAGER) -> None:
         self.rest = rest
         self.component = component
 
@@ -237,7 +245,7 @@ class Events:
         self, release: Mapping[str, Any], event_type: str, reason: str, message: str
     ) -> None:
         meta = release["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(datetime.now(UTC))
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -246,8 +254,8 @@ class Events:
                 "namespace": meta["namespace"],
             },
             "involvedObject": {
-                "apiVersion": GROUP_VERSION,
-                "kind": "BlueGreenRelease",
+                "apiVersion": API_VERSION,
+                "kind": KIND,
                 "name": meta["name"],
                 "namespace": meta["namespace"],
                 "uid": meta.get("uid", ""),

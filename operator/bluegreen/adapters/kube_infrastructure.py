@@ -16,11 +16,11 @@ from typing import Any
 from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import JSON, KubeError
+from bluegreen.api.v1alpha1 import ROLE_LABEL
 from bluegreen.core import names, service_claim
 from bluegreen.core.infrastructure import DriftReport, InfrastructureInputs, InfrastructureOutputs
 
 _VERSION = "kube-infrastructure-v2"
-_ROLE_LABEL = "bluegreen.dev/role"
 
 
 def _path(namespace: str, name: str) -> str:
@@ -46,7 +46,7 @@ class KubeInfrastructure:
 
     def _labels(self, inputs: InfrastructureInputs, role: str) -> dict[str, str]:
         # Ours last, as in the module: a release cannot relabel a Service away.
-        return {**inputs.labels, **names.release_labels(inputs.release), _ROLE_LABEL: role}
+        return {**inputs.labels, **names.release_labels(inputs.release), ROLE_LABEL: role}
 
     def _service(self, inputs: InfrastructureInputs, name: str, role: str) -> dict[str, Any]:
         port: dict[str, Any] = {

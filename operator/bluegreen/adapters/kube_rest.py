@@ -15,10 +15,11 @@ from typing import Any
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
+from bluegreen.api.v1alpha1 import FIELD_MANAGER
+
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-FIELD_MANAGER = "bluegreen-operator"
 
 
 class KubeError(Exception):

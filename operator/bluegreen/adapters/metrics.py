@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from bluegreen.core.status import Phase
+from bluegreen.api.enums import Phase
 
-PHASES = (
-    Phase.PENDING,
-    Phase.PROVISIONING,
-    Phase.DEPLOYING,
-    Phase.VERIFYING,
-    Phase.AWAITING_PROMOTION,
-    Phase.SWITCHING,
-    Phase.HOLDING,
-    Phase.COMPLETE,
-    Phase.FAILED,
-    Phase.ROLLED_BACK,
-)
+PHASES = tuple(Phase)
+"""Every phase gets a series, 0 or 1, so a query never sees one vanish mid-release."""
 
 
 class Metrics:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bluegreen.api.enums import CheckPhase, CheckStage
 from bluegreen.core.spec import Check
 from bluegreen.core.status import CheckStatus
 
-PASSED, FAILED, RUNNING, PENDING = "Passed", "Failed", "Running", "Pending"
-SMOKE, HOLD = "smoke", "hold"
+PASSED, FAILED = CheckPhase.PASSED, CheckPhase.FAILED
+RUNNING, PENDING = CheckPhase.RUNNING, CheckPhase.PENDING
+SMOKE, HOLD = CheckStage.SMOKE, CheckStage.HOLD
 
 
 def latest(

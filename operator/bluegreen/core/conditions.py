@@ -8,37 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bluegreen.api.conditions import CONDITION_ORDER, ConditionStatus, ConditionType
 from bluegreen.core.status import Condition
 
-TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+__all__ = ["FALSE", "ORDER", "TRUE", "UNKNOWN", "ConditionType", "is_true", "set_condition"]
 
-
-class ConditionType:
-    READY = "Ready"
-    RECONCILING = "Reconciling"
-    STALLED = "Stalled"
-    INFRASTRUCTURE_READY = "InfrastructureReady"
-    INFRASTRUCTURE_DRIFTED = "InfrastructureDrifted"
-    CANDIDATE_READY = "CandidateReady"
-    CHECKS_PASSED = "ChecksPassed"
-    TRAFFIC_SWITCHED = "TrafficSwitched"
-    SERVING = "Serving"
-    ISOLATED = "Isolated"
-    """False when a Service other than the release's own selects its pods."""
-
-
-ORDER = (
-    ConditionType.READY,
-    ConditionType.RECONCILING,
-    ConditionType.STALLED,
-    ConditionType.INFRASTRUCTURE_READY,
-    ConditionType.INFRASTRUCTURE_DRIFTED,
-    ConditionType.CANDIDATE_READY,
-    ConditionType.CHECKS_PASSED,
-    ConditionType.TRAFFIC_SWITCHED,
-    ConditionType.SERVING,
-    ConditionType.ISOLATED,
-)
+TRUE, FALSE, UNKNOWN = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
+ORDER = CONDITION_ORDER
 
 
 def set_condition(

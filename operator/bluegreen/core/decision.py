@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bluegreen.api.enums import EventType
 from bluegreen.core.actions import Action, EmitEvent
 from bluegreen.core.status import ReleaseStatus
 
@@ -64,7 +65,9 @@ class Draft:
         self.actions.extend(actions)
 
     def event(self, reason: str, message: str, warning: bool = False) -> None:
-        self.actions.append(EmitEvent("Warning" if warning else "Normal", reason, message))
+        self.actions.append(
+            EmitEvent(EventType.WARNING if warning else EventType.NORMAL, reason, message)
+        )
 
     def wake_in(self, seconds: float) -> None:
         seconds = max(seconds, 0.5)

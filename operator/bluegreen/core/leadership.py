@@ -21,7 +21,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bluegreen.core.timefmt import format_micro_time
+from bluegreen.api.timefmt import format_micro_time
 
 
 @dataclass(frozen=True)

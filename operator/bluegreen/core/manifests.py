@@ -6,12 +6,19 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from bluegreen.api.v1alpha1 import (
+    API_VERSION,
+    CHECK_REVISION_LABEL,
+    KIND,
+    REVISION_ENV,
+    STAGE_ENV,
+    TARGET_URL_ENV,
+)
 from bluegreen.core import names
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.spec import Check
 
-API_VERSION = "bluegreen.dev/v1alpha1"
-KIND = "BlueGreenRelease"
+__all__ = ["API_VERSION", "KIND", "build_check_job", "build_deployment", "owner_reference"]
 
 
 def owner_reference(ctx: ReleaseContext) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def build_check_job(
     run: int,
     target_url: str,
 ) -> dict[str, Any]:
-    """A Job for a job-kind check; it learns its target from BLUEGREEN_TARGET_URL."""
+    """A Job for a job-kind check; it learns its target from ``TARGET_URL_ENV``."""
     assert check.job is not None, "build_check_job needs a job check"
     job_spec = copy.deepcopy(dict(check.job.template))
     job_spec.setdefault("backoffLimit", 0)
@@ -72,9 +79,9 @@ def build_check_job(
     pod_spec = dict(pod.get("spec") or {})
     pod_spec.setdefault("restartPolicy", "Never")
     env = [
-        {"name": "BLUEGREEN_TARGET_URL", "value": target_url},
-        {"name": "BLUEGREEN_REVISION", "value": revision},
-        {"name": "BLUEGREEN_STAGE", "value": stage},
+        {"name": TARGET_URL_ENV, "value": target_url},
+        {"name": REVISION_ENV, "value": revision},
+        {"name": STAGE_ENV, "value": stage},
     ]
     pod_spec["containers"] = [
         {**c, "env": [*(c.get("env") or []), *env]} for c in pod_spec.get("containers") or []
@@ -84,7 +91,7 @@ def build_check_job(
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
     # Check pods must never match a Service selector: drop the revision label on pods.
     pod_meta["labels"].pop(names.REVISION_LABEL, None)
-    pod_meta["labels"]["bluegreen.dev/check-revision"] = revision
+    pod_meta["labels"][CHECK_REVISION_LABEL] = revision
     job_spec["template"] = {**pod, "metadata": pod_meta, "spec": pod_spec}
     return {
         "apiVersion": "batch/v1",

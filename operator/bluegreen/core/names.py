@@ -1,26 +1,49 @@
-"""Names and labels of everything the operator creates."""
+"""Names of everything the operator creates; the label keys live in ``bluegreen.api``."""
 
 from __future__ import annotations
 
 import hashlib
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "bluegreen-operator"
-RELEASE_LABEL = "bluegreen.dev/release"
-REVISION_LABEL = "bluegreen.dev/revision"
-CHECK_LABEL = "bluegreen.dev/check"
-ACTION_ANNOTATION = "bluegreen.dev/action"
-ADOPT_ANNOTATION = "bluegreen.dev/adopt"
-"""Written by a human on an existing Service: its value, a release name, lets that
-release take the Service over. Without it a Service we did not create is never written."""
-RESERVED_LABEL_PREFIX = "bluegreen.dev/"
-TEMPLATE_REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-"""Set by the Deployment controller: 1 until someone changes the pod template."""
-FIELD_MANAGER = "bluegreen-operator"
-FINALIZER = "bluegreen.dev/finalizer"
-MAX_NAME = 63
+from bluegreen.api.limits import LABEL_VALUE_MAX_CHARS
+from bluegreen.api.v1alpha1 import (
+    ACTION_ANNOTATION,
+    ADOPT_ANNOTATION,
+    CHECK_LABEL,
+    FIELD_MANAGER,
+    FINALIZER,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    RELEASE_LABEL,
+    RESERVED_LABEL_PREFIX,
+    REVISION_LABEL,
+    TEMPLATE_REVISION_ANNOTATION,
+)
 
+__all__ = [
+    "ACTION_ANNOTATION",
+    "ADOPT_ANNOTATION",
+    "CHECK_LABEL",
+    "FIELD_MANAGER",
+    "FINALIZER",
+    "MANAGED_BY_LABEL",
+    "MANAGED_BY_VALUE",
+    "MAX_NAME",
+    "RELEASE_LABEL",
+    "RESERVED_LABEL_PREFIX",
+    "REVISION_LABEL",
+    "STATE_KEY_HASH_LENGTH",
+    "TEMPLATE_REVISION_ANNOTATION",
+    "deployment_name",
+    "job_name",
+    "legacy_state_key",
+    "release_labels",
+    "revision_labels",
+    "revision_selector",
+    "state_key",
+]
 
+MAX_NAME = LABEL_VALUE_MAX_CHARS
+"""Derived names double as label values, which stop at 63 characters."""
 STATE_KEY_HASH_LENGTH = 12
 
 

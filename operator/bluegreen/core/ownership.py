@@ -13,20 +13,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bluegreen.core import names
+from bluegreen.api.v1alpha1 import (
+    ADOPT_ANNOTATION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    RELEASE_LABEL,
+    RESERVED_LABEL_PREFIX,
+)
 
 
 def service_owner(labels: Mapping[str, str] | None) -> str | None:
     """The release a Service belongs to, or None when the operator did not create it."""
     labels = labels or {}
-    if labels.get(names.MANAGED_BY_LABEL) != names.MANAGED_BY_VALUE:
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
         return None
-    return labels.get(names.RELEASE_LABEL) or None
+    return labels.get(RELEASE_LABEL) or None
 
 
 def adoption_requested_by(annotations: Mapping[str, str] | None) -> str | None:
     """The release a human allowed to take a foreign Service over, if any."""
-    value = (annotations or {}).get(names.ADOPT_ANNOTATION, "").strip()
+    value = (annotations or {}).get(ADOPT_ANNOTATION, "").strip()
     return value or None
 
 
@@ -44,5 +50,5 @@ def reserved_label_keys(labels: Mapping[str, str] | None) -> list[str]:
     return sorted(
         key
         for key in labels or {}
-        if key.startswith(names.RESERVED_LABEL_PREFIX) or key == names.MANAGED_BY_LABEL
+        if key.startswith(RESERVED_LABEL_PREFIX) or key == MANAGED_BY_LABEL
     )

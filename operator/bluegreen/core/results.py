@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bluegreen.api.conditions import Reason
+from bluegreen.api.enums import CheckKind, EventType
 from bluegreen.core import checks as chk
 from bluegreen.core.actions import CreateJob, EmitEvent, RunHttpCheck
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
@@ -40,13 +42,19 @@ def infrastructure_applied(
         status.conditions,
         ConditionType.INFRASTRUCTURE_READY,
         TRUE,
-        "Applied",
+        Reason.APPLIED,
         "infrastructure applied",
         generation,
         stamp,
     )
     conditions = set_condition(
-        conditions, ConditionType.INFRASTRUCTURE_DRIFTED, FALSE, "InSync", "", generation, stamp
+        conditions,
+        ConditionType.INFRASTRUCTURE_DRIFTED,
+        FALSE,
+        Reason.IN_SYNC,
+        "",
+        generation,
+        stamp,
     )
     return replace(status, infrastructure=infra, conditions=conditions)
 
@@ -65,7 +73,7 @@ def infrastructure_failed(
         status.conditions,
         ConditionType.INFRASTRUCTURE_READY,
         FALSE,
-        "ApplyFailed",
+        Reason.APPLY_FAILED,
         message,
         generation,
         stamp,
@@ -84,7 +92,7 @@ def drift_checked(
         status.conditions,
         ConditionType.INFRASTRUCTURE_DRIFTED,
         TRUE if report.drifted else FALSE,
-        "DriftDetected" if report.drifted else "InSync",
+        Reason.DRIFT_DETECTED if report.drifted else Reason.IN_SYNC,
         report.summary,
         generation,
         stamp,
@@ -95,7 +103,7 @@ def drift_checked(
 def drift_event(before: ReleaseStatus, report: DriftReport) -> tuple[str, str] | None:
     """(reason, message) of the Warning to post: only when drift newly appears."""
     if report.drifted and not before.infrastructure.drift:
-        return "InfrastructureDrifted", report.summary
+        return ConditionType.INFRASTRUCTURE_DRIFTED, report.summary
     return None
 
 
@@ -110,7 +118,7 @@ def http_check_finished(
     entry = CheckStatus(
         name=action.check.name,
         stage=action.stage,
-        kind="http",
+        kind=CheckKind.HTTP,
         revision=action.revision,
         phase=chk.PASSED if passed else chk.FAILED,
         attempts=attempts,
@@ -156,11 +164,13 @@ def job_refused(
     """A check Job the API server refused: a smoke check makes the spec invalid, a hold
     check fails its run (and the hold rolls back, as for any failed hold check)."""
     if action.stage == chk.SMOKE:
-        return candidate_refused(status, action.revision, "InvalidCheck", message, generation, now)
+        return candidate_refused(
+            status, action.revision, Reason.INVALID_CHECK, message, generation, now
+        )
     entry = CheckStatus(
         name=action.check,
         stage=action.stage,
-        kind="job",
+        kind=CheckKind.JOB,
         revision=action.revision,
         phase=chk.FAILED,
         attempts=1,
@@ -171,7 +181,7 @@ def job_refused(
     return replace(status, checks=chk.upsert(status.checks, entry))
 
 
-STEP_FAILED = "ReconcileFailed"
+STEP_FAILED = Reason.RECONCILE_FAILED
 """The reason on Ready and Reconciling while a step fails and is retried."""
 STEP_FAILURE_MESSAGE_CHARS = 300
 
@@ -196,5 +206,5 @@ def infrastructure_event(kind: str, error: str | None) -> EmitEvent:
     ``kind`` names the backend as users know it (``Terraform``, ``Infrastructure``).
     """
     if error is None:
-        return EmitEvent("Normal", f"{kind}Applied", "infrastructure applied")
-    return EmitEvent("Warning", f"{kind}Failed", error)
+        return EmitEvent(EventType.NORMAL, f"{kind}Applied", "infrastructure applied")
+    return EmitEvent(EventType.WARNING, f"{kind}Failed", error)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from bluegreen.api.limits import REVISION_LENGTH
+
+__all__ = ["REVISION_LENGTH", "canonical_json", "compute_revision"]
+
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
-
-REVISION_LENGTH = 10
 
 
 def canonical_json(value: Any) -> str:

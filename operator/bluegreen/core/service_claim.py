@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from bluegreen.api.conditions import Reason
+from bluegreen.api.v1alpha1 import ADOPT_ANNOTATION
 from bluegreen.core import ownership
 
-NOT_OWNED = "ServiceNotOwned"
+NOT_OWNED = Reason.SERVICE_NOT_OWNED
 """Prefix of the error message when a Service is refused."""
 
 
@@ -52,5 +54,5 @@ def refusal(namespace: str, name: str, release: str) -> str:
     """The message of the error raised for a foreign Service; starts with ``NOT_OWNED``."""
     return (
         f"{NOT_OWNED}: Service {namespace}/{name} exists and is not managed by release "
-        f"{release}; left untouched (annotate it bluegreen.dev/adopt={release} to hand it over)"
+        f"{release}; left untouched (annotate it {ADOPT_ANNOTATION}={release} to hand it over)"
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bluegreen.api.conditions import Reason
 from bluegreen.core.bounds import truncate
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
 from bluegreen.core.status import ReleaseStatus
 
-REASON = "StatusRejected"
+REASON = Reason.STATUS_REJECTED
 REFUSED_STATUS_CODES = frozenset({400, 413, 422})
 """Bad request (body too large), entity too large, unprocessable (invalid or denied)."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bluegreen.api import defaults
+from bluegreen.api.enums import DeletionPolicy
 from bluegreen.core import names
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decide import infrastructure_inputs_for
@@ -18,7 +20,7 @@ from bluegreen.core.infrastructure import InfrastructureInputs
 from bluegreen.core.ownership import controlled_by, service_owner
 from bluegreen.core.status import ReleaseStatus
 
-RETAIN = "Retain"
+RETAIN = DeletionPolicy.RETAIN
 _PLACEHOLDER_PORT = 80
 """Destroy ignores ports and type, but the module validates every variable it gets."""
 
@@ -57,7 +59,7 @@ def destroy_inputs(
         namespace=ctx.namespace,
         create_namespace=False,
         service_name=stable,
-        service_type="ClusterIP",
+        service_type=defaults.SERVICE_TYPE,
         service_port=_PLACEHOLDER_PORT,
         target_port=_PLACEHOLDER_PORT,
         preview_service_name=preview,

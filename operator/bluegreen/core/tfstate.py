@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from bluegreen.api.v1alpha1 import MIGRATED_FROM_ANNOTATION
 from bluegreen.core import ownership
 
 STATE_SECRET_PREFIX = "tfstate-default-"
@@ -23,9 +24,6 @@ STATE_SECRET_PREFIX = "tfstate-default-"
 the default workspace only."""
 LOCK_LEASE_PREFIX = "lock-" + STATE_SECRET_PREFIX
 SUFFIX_LABEL = "tfstateSecretSuffix"
-MIGRATED_FROM_ANNOTATION = "bluegreen.dev/migrated-from-uid"
-"""On a state Secret copied from a legacy one: the legacy Secret's uid, so a run that
-finds both knows the legacy one is the leftover of its own interrupted migration."""
 SERVICE_TYPE = "kubernetes_service_v1"
 
 

@@ -6,18 +6,18 @@ from typing import Any
 
 import kopf
 
-from bluegreen.core import names
+from bluegreen.api.v1alpha1 import MANAGED_BY_LABEL, MANAGED_BY_VALUE, RELEASE_LABEL
 from bluegreen.handlers.deps import Dependencies
 
 MANAGED: dict[str, Any] = {
-    names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE,
-    names.RELEASE_LABEL: kopf.PRESENT,
+    MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+    RELEASE_LABEL: kopf.PRESENT,
 }
 
 
 def _wake_owner(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo) -> None:
     deps: Dependencies | None = memo.get("deps")
-    release = labels.get(names.RELEASE_LABEL)
+    release = labels.get(RELEASE_LABEL)
     if deps is not None and namespace and release:
         deps.wakeups.wake(namespace, release)
 

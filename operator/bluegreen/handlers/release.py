@@ -14,11 +14,11 @@ from typing import Any
 import kopf
 
 from bluegreen.adapters.kube_rest import KubeError
+from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
 from bluegreen.handlers.deps import Dependencies
 from bluegreen.reconciler.cleanup import CleanupBudget, CleanupRetryError
 from bluegreen.reconciler.observe import service_names
 
-GROUP, VERSION, PLURAL = "bluegreen.dev", "v1alpha1", "bluegreenreleases"
 IDLE_RESYNC_SECONDS = 300.0
 """A slow safety net: a missed watch event costs at most this much delay."""
 ERROR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)

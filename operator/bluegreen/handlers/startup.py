@@ -18,14 +18,12 @@ from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
 from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.v1alpha1 import FIELD_MANAGER, FINALIZER, STORAGE_PREFIX
 from bluegreen.config import OperatorConfig
-from bluegreen.core import names
 from bluegreen.handlers.deps import Dependencies
 from bluegreen.handlers.wakeups import Wakeups
 from bluegreen.reconciler import Reconciler, ReconcilerSettings
 from bluegreen.reconciler.execute import Executor
-
-STORAGE_PREFIX = "bluegreen.dev"
 
 
 @kopf.on.startup()
@@ -33,12 +31,12 @@ async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     # Storage names are fixed from day one: changing them later re-runs handlers.
-    settings.persistence.finalizer = names.FINALIZER
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=STORAGE_PREFIX, key="last-handled-configuration"
     )
-    settings.posting.reporting_component = names.FIELD_MANAGER
+    settings.posting.reporting_component = FIELD_MANAGER
     settings.posting.enabled = False  # our Events carry stable reasons; kopf's log lines don't
     settings.peering.standalone = True
     settings.watching.server_timeout = 300

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bluegreen.plugin.resource import ACTION_ANNOTATION, Obj, is_current, status, text
+from bluegreen.api.enums import SUSPENDED_PHASE
+from bluegreen.api.human_actions import ActionVerb, encode_action, with_nonce
+from bluegreen.api.v1alpha1 import ACTION_ANNOTATION
+from bluegreen.plugin.resource import Obj, is_current, status, text
 
 
 class ActionError(ValueError):
@@ -49,21 +52,21 @@ def promote(obj: Obj) -> str:
             "the operator has not observed the latest spec yet; "
             "promote once status.observedGeneration matches metadata.generation"
         )
-    return f"promote:{revision}"
+    return encode_action(ActionVerb.PROMOTE, revision)
 
 
 def abort() -> str:
-    return "abort"
+    return encode_action(ActionVerb.ABORT)
 
 
 def rollback() -> str:
-    return "rollback"
+    return encode_action(ActionVerb.ROLLBACK)
 
 
 def extend_hold(seconds: int) -> str:
     if seconds <= 0:
         raise ActionError("the hold extension must be longer than 0 seconds")
-    return f"extend-hold:{seconds}"
+    return encode_action(ActionVerb.EXTEND_HOLD, seconds)
 
 
 def annotation_patch(action: str, nonce: str) -> dict[str, Any]:
@@ -73,17 +76,19 @@ def annotation_patch(action: str, nonce: str) -> dict[str, Any]:
     (a second ``extend-hold:600``, say) must reach the operator, and writing an
     unchanged annotation would not even produce a watch event.
     """
-    if not nonce or "@" in nonce:
-        raise ActionError(f"bad nonce {nonce!r}")
-    return {"metadata": {"annotations": {ACTION_ANNOTATION: f"{action}@{nonce}"}}}
+    try:
+        value = with_nonce(action, nonce)
+    except ValueError as err:
+        raise ActionError(str(err)) from None
+    return {"metadata": {"annotations": {ACTION_ANNOTATION: value}}}
 
 
 def promote_warning(obj: Obj) -> str | None:
     """A note for the human when the approval will not take effect at once."""
     phase = text(status(obj).get("phase"), "Unknown")
-    if phase == "AwaitingPromotion":
+    if phase == SUSPENDED_PHASE:
         return None
     return (
-        f"note: phase is {phase}, not AwaitingPromotion; "
+        f"note: phase is {phase}, not {SUSPENDED_PHASE}; "
         "status.lastAction will show how the operator handled the approval"
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn, TextIO
 
+from bluegreen.api.v1alpha1 import GROUP, SINGULAR
 from bluegreen.plugin import actions, render
 from bluegreen.plugin.client import PluginError, ReleaseClient, connect
 from bluegreen.plugin.resource import Obj, status, text
@@ -147,7 +148,7 @@ def _act(args: argparse.Namespace, client: ReleaseClient, ns: str, console: Cons
     except actions.ActionError as exc:
         console.err.write(f"error: {exc}\n")
         return ExitCode.ERROR
-    console.out.write(f"bluegreenrelease.bluegreen.dev/{args.name} {action} requested\n")
+    console.out.write(f"{SINGULAR}.{GROUP}/{args.name} {action} requested\n")
     return ExitCode.OK
 
 

@@ -17,7 +17,8 @@ from kubernetes import config as _config
 from kubernetes import watch as _watch
 from kubernetes.client import ApiException
 
-from bluegreen.plugin.resource import GROUP, PLURAL, VERSION, Obj, mapping
+from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
+from bluegreen.plugin.resource import Obj, mapping
 
 # The client ships py.typed but leaves its config and watch helpers unannotated;
 # reaching them through Any keeps --strict meaningful for the rest of this file.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bluegreen.api.timefmt import format_time
 from bluegreen.plugin.resource import (
     Obj,
     generation,
@@ -79,7 +80,7 @@ def hold_countdown(previous: Obj, now: datetime) -> str:
     if delete_after is None:
         return NONE
     left = (delete_after - now).total_seconds()
-    stamp = delete_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(delete_after)
     if left <= 0:
         return f"hold over, deletion due (deleteAfter {stamp})"
     return f"{format_duration(left)} left (deleteAfter {stamp})"

@@ -8,16 +8,34 @@ instead of failing on them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-GROUP = "bluegreen.dev"
-VERSION = "v1alpha1"
-PLURAL = "bluegreenreleases"
-KIND = "BlueGreenRelease"
-ACTION_ANNOTATION = "bluegreen.dev/action"
+from bluegreen.api.conditions import ConditionStatus
+from bluegreen.api.enums import FAILED_PHASES
+from bluegreen.api.timefmt import parse_time_or_none as parse_time
+from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, GROUP, KIND, PLURAL, VERSION
 
-FAILED_PHASES = frozenset({"Failed", "RolledBack"})
+# Re-exported: the plugin's modules and tests read the API's names from here.
+__all__ = [
+    "ACTION_ANNOTATION",
+    "FAILED_PHASES",
+    "GROUP",
+    "KIND",
+    "PLURAL",
+    "VERSION",
+    "Obj",
+    "condition",
+    "condition_is_true",
+    "generation",
+    "integer",
+    "is_current",
+    "mapping",
+    "mappings",
+    "observed_generation",
+    "parse_time",
+    "status",
+    "text",
+]
 
 Obj = Mapping[str, Any]
 
@@ -72,18 +90,4 @@ def condition(obj: Obj, type_: str) -> Obj | None:
 
 def condition_is_true(obj: Obj, type_: str) -> bool:
     found = condition(obj, type_)
-    return found is not None and found.get("status") == "True"
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime, or None if absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # Kubernetes always writes UTC; a naive value is treated as such, not as local time.
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return found is not None and found.get("status") == ConditionStatus.TRUE

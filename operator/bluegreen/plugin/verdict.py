@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 
+from bluegreen.api.conditions import ConditionType
 from bluegreen.plugin.resource import (
     FAILED_PHASES,
     Obj,
@@ -35,9 +36,9 @@ def verdict(obj: Obj) -> Verdict:
     """
     if not is_current(obj):
         return Verdict.PENDING
-    if condition_is_true(obj, "Stalled") or status(obj).get("phase") in FAILED_PHASES:
+    if condition_is_true(obj, ConditionType.STALLED) or status(obj).get("phase") in FAILED_PHASES:
         return Verdict.FAILED
-    if condition_is_true(obj, "Ready"):
+    if condition_is_true(obj, ConditionType.READY):
         return Verdict.READY
     return Verdict.PENDING
 

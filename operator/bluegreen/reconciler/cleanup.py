@@ -19,6 +19,8 @@ from typing import Any
 from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import KubeError
+from bluegreen.api.conditions import Reason
+from bluegreen.api.enums import EventType
 from bluegreen.core import teardown
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.status import ReleaseStatus
@@ -144,4 +146,6 @@ class Cleanup:
     async def _report(self, body: Mapping[str, Any], problems: list[str]) -> None:
         if problems:
             # Posting is best effort (refused in a terminating namespace, say).
-            await self.kube.events.post(body, "Warning", "CleanupIncomplete", "; ".join(problems))
+            await self.kube.events.post(
+                body, EventType.WARNING, Reason.CLEANUP_INCOMPLETE, "; ".join(problems)
+            )

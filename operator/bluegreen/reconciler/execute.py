@@ -14,10 +14,12 @@ from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureErro
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.conditions import Reason
+from bluegreen.api.enums import EventType
+from bluegreen.api.v1alpha1 import REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import actions as act
 from bluegreen.core import results
 from bluegreen.core.infrastructure import DriftReport
-from bluegreen.core.names import REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core.ownership import controlled_by
 from bluegreen.core.status import ReleaseStatus
 
@@ -84,7 +86,7 @@ class Executor:
                 await self._delete_job(ns, job_name, uid)
             case act.DeleteJobs(keep_revisions=keep):
                 for job in await self.kube.jobs.list_for_release(ns, name):
-                    revision = (job["metadata"].get("labels") or {}).get("bluegreen.dev/revision")
+                    revision = (job["metadata"].get("labels") or {}).get(REVISION_LABEL)
                     owners = job["metadata"].get("ownerReferences")
                     if revision not in keep and controlled_by(owners, str(meta.get("uid", ""))):
                         await self.kube.jobs.delete(ns, job["metadata"]["name"])
@@ -114,7 +116,7 @@ class Executor:
                     return results.drift_checked(status, _unknown_drift(status), generation, now)
                 event = results.drift_event(status, report)
                 if event is not None:
-                    await self.kube.events.post(body, "Warning", *event)
+                    await self.kube.events.post(body, EventType.WARNING, *event)
                 return results.drift_checked(status, report, generation, now)
             case act.DestroyInfrastructure(inputs=inputs):
                 self.metrics.terraform_runs.labels(ns, name, "destroy").inc()
@@ -135,7 +137,7 @@ class Executor:
             revision = manifest["metadata"]["labels"][REVISION_LABEL]
             message = f"the API server refused the Deployment: {err.message}"[:1024]
             return results.candidate_refused(
-                status, revision, "InvalidTemplate", message, generation, now
+                status, revision, Reason.INVALID_TEMPLATE, message, generation, now
             )
         return status
 

@@ -12,6 +12,8 @@ from typing import Any
 from bluegreen.adapters.kube import Kube, StatusChangedError
 from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.enums import EventType
+from bluegreen.api.timefmt import format_time
 from bluegreen.core import actions as act
 from bluegreen.core import results, status_rejection
 from bluegreen.core.bounds import bound_status
@@ -20,7 +22,6 @@ from bluegreen.core.decide import decide
 from bluegreen.core.decision import SwitchKind, SwitchRecord
 from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.core.timefmt import format_time
 from bluegreen.reconciler.cleanup import Cleanup, CleanupBudget
 from bluegreen.reconciler.execute import Executor, StaleObservationError
 from bluegreen.reconciler.observe import observe
@@ -187,7 +188,7 @@ class Reconciler:
         log.warning("%s/%s: status write refused (%s); holding the release", namespace, name, err)
         await self.kube.events.post(
             body,
-            "Warning",
+            EventType.WARNING,
             status_rejection.REASON,
             f"status write refused ({err.status}): {err.message}; no action until the spec changes",
         )

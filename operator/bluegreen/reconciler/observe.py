@@ -8,6 +8,7 @@ from typing import Any
 
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import JSON
+from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import names, ownership
 from bluegreen.core.observed import DeploymentState, JobState, Observed, ServiceState
 from bluegreen.core.revision import compute_revision
@@ -62,7 +63,7 @@ async def observe(kube: Kube, body: Mapping[str, Any]) -> Observed:
         stable_endpoints=endpoints,
         stable_unknown_endpoints=unknown,
         jobs=_jobs([j for j in jobs if _controlled(j, uid)]),
-        action=annotations.get(names.ACTION_ANNOTATION) or None,
+        action=annotations.get(ACTION_ANNOTATION) or None,
         deleting=bool(meta.get("deletionTimestamp")),
         foreign_deployments=frozenset(foreign),
         foreign_jobs=frozenset(str(j["metadata"]["name"]) for j in jobs if not _controlled(j, uid)),
@@ -92,7 +93,7 @@ def owned_pods(pods: list[JSON], deployments: Mapping[str, DeploymentState]) -> 
     result = []
     for pod in pods:
         meta = pod["metadata"]
-        revision = (meta.get("labels") or {}).get(names.REVISION_LABEL, "")
+        revision = (meta.get("labels") or {}).get(REVISION_LABEL, "")
         deployment = deployments.get(revision)
         if deployment is None:
             continue
@@ -133,8 +134,7 @@ def exposing_services(
 def count_ready_endpoints(slices: list[JSON], pods: list[JSON]) -> tuple[dict[str, int], int]:
     """Ready endpoints per revision, and how many belong to no revision of ours."""
     revision_of = {
-        p["metadata"]["name"]: (p["metadata"].get("labels") or {}).get(names.REVISION_LABEL)
-        for p in pods
+        p["metadata"]["name"]: (p["metadata"].get("labels") or {}).get(REVISION_LABEL) for p in pods
     }
     seen: set[str] = set()
     per_revision: dict[str, int] = {}
@@ -161,7 +161,7 @@ def _deployments(items: list[JSON]) -> dict[str, DeploymentState]:
     result: dict[str, DeploymentState] = {}
     for item in items:
         meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
-        revision = (meta.get("labels") or {}).get(names.REVISION_LABEL)
+        revision = (meta.get("labels") or {}).get(REVISION_LABEL)
         if not revision:
             continue
         containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
@@ -177,9 +177,7 @@ def _deployments(items: list[JSON]) -> dict[str, DeploymentState]:
             observed_generation=int(status.get("observedGeneration") or 0),
             deleting=bool(meta.get("deletionTimestamp")),
             uid=str(meta.get("uid", "")),
-            template_changed=(meta.get("annotations") or {}).get(
-                names.TEMPLATE_REVISION_ANNOTATION, "1"
-            )
+            template_changed=(meta.get("annotations") or {}).get(TEMPLATE_REVISION_ANNOTATION, "1")
             != "1",
         )
     return result
@@ -220,7 +218,7 @@ def _jobs(items: list[JSON]) -> dict[str, JobState]:
         failed = conditions.get("Failed")
         result[meta["name"]] = JobState(
             name=meta["name"],
-            revision=str(labels.get(names.REVISION_LABEL, "")),
+            revision=str(labels.get(REVISION_LABEL, "")),
             succeeded="Complete" in conditions,
             failed=failed is not None,
             message=str((failed or {}).get("message") or (failed or {}).get("reason") or ""),

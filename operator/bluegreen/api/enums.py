@@ -1,0 +1,103 @@
+"""The closed sets of string values spec and status use.
+
+``StrEnum`` members are ``str``: they compare equal to the plain strings read
+back from the API server, so code holding either kind needs no conversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Final
+
+
+class Phase(StrEnum):
+    """Values of ``status.phase``: where the current release stands."""
+
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    DEPLOYING = "Deploying"
+    VERIFYING = "Verifying"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    SWITCHING = "Switching"
+    HOLDING = "Holding"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    ROLLED_BACK = "RolledBack"
+
+
+IN_FLIGHT_PHASES: Final = frozenset(
+    {
+        Phase.PENDING,
+        Phase.PROVISIONING,
+        Phase.DEPLOYING,
+        Phase.VERIFYING,
+        Phase.AWAITING_PROMOTION,
+        Phase.SWITCHING,
+        Phase.HOLDING,
+    }
+)
+FAILED_PHASES: Final = frozenset({Phase.FAILED, Phase.ROLLED_BACK})
+"""Phases that need a human: GitOps tools and ``kubectl bluegreen status --wait`` fail on them."""
+SUSPENDED_PHASE: Final = Phase.AWAITING_PROMOTION
+"""The one phase that waits for a human on purpose (Argo CD shows it as Suspended)."""
+
+
+class CheckPhase(StrEnum):
+    """``status.checks[].phase``."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class CheckStage(StrEnum):
+    """When a check runs: against the candidate before the switch, or during the hold."""
+
+    SMOKE = "smoke"
+    HOLD = "hold"
+
+
+class CheckKind(StrEnum):
+    HTTP = "http"
+    JOB = "job"
+
+
+class Outcome(StrEnum):
+    """``status.history[].outcome``: how a release ended."""
+
+    PROMOTED = "Promoted"
+    FAILED = "Failed"
+    SUPERSEDED = "Superseded"
+    ABORTED = "Aborted"
+    ROLLED_BACK = "RolledBack"
+
+
+class ServiceType(StrEnum):
+    """``spec.service.type``: the Service types the bundled module can create."""
+
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+class DeletionPolicy(StrEnum):
+    """``spec.infrastructure.deletionPolicy``: what deleting a release does to its
+    infrastructure."""
+
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
+class EventType(StrEnum):
+    """Kubernetes Event types."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+def one_of(values: Iterable[str]) -> str:
+    """``A, B or C``: an enumeration as the CRD's descriptions spell it."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
