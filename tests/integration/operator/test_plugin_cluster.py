@@ -24,7 +24,7 @@ from bluegreen.plugin.verdict import ExitCode
 
 pytestmark = pytest.mark.cluster
 
-CRD = Path(__file__).resolve().parents[2] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+CRD = Path(__file__).resolve().parents[3] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
 
 
 @pytest.fixture(scope="module")
