@@ -4,7 +4,7 @@ and its decisions on Terraform's real output.
 Terraform itself needs the cluster here (the kubernetes backend); a stand-in
 CLI (a bash script) replays Terraform's captured output (``terraform_fixtures``)
 and records what ran. The whole adapter against real Terraform and a real API
-server is in tests/terraform.
+server is in tests/integration/terraform.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from bluegreen.adapters.terraform.workdir import PLAN_FILE, VAR_FILE, write_priv
 from bluegreen.core import names, tfstate
 from bluegreen.core.infrastructure import InfrastructureInputs, InfrastructureOutputs
 
-MODULE = Path(__file__).resolve().parents[2] / "terraform"
+MODULE = Path(__file__).resolve().parents[3] / "terraform"
 ADAPTER_LOG = "bluegreen.adapters.terraform"
 
 

@@ -1,7 +1,7 @@
 """Times the Terraform adapter on the local cluster and writes terraform/FIGURES.md.
 
     eval "$(hack/toolchain-env.sh)" && hack/cluster-up.sh
-    .venv/bin/python tests/terraform/measure.py [--runs 5]
+    .venv/bin/python bench/terraform_figures.py [--runs 5]
 
 Not a test: figures, not pass/fail. Each figure is the median of ``--runs``
 runs, wall clock, as the operator sees them (asyncio subprocesses, as in the operator).
@@ -32,7 +32,7 @@ from bluegreen.adapters.terraform import TerraformInfrastructure
 from bluegreen.adapters.terraform.cluster import KubeTerraformCluster
 from bluegreen.core.infrastructure import InfrastructureInputs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def toolchain_env() -> dict[str, str]:
@@ -143,7 +143,7 @@ def main() -> None:
     lines = [
         "# Terraform adapter figures",
         "",
-        "Measured by `tests/terraform/measure.py` on the local control plane",
+        "Measured by `bench/terraform_figures.py` on the local control plane",
         f"(`hack/cluster-up.sh`), {os.cpu_count()} CPU cores, {platform.system()}, "
         f"{version.splitlines()[0]}, hashicorp/kubernetes 3.2.1 from the filesystem mirror.",
         f"Median, min and max of {args.runs} runs, wall clock through "

@@ -21,10 +21,11 @@ from kubernetes import client
 from bluegreen.plugin import cli
 from bluegreen.plugin.resource import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
 from bluegreen.plugin.verdict import ExitCode
+from tests.integration.harness import wait_for
 
 pytestmark = pytest.mark.cluster
 
-CRD = Path(__file__).resolve().parents[2] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+CRD = Path(__file__).resolve().parents[3] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +183,19 @@ def _wait_in_thread(
     ],
     ids=["ready", "rolled-back"],
 )
+def _until_rendered(capsys: pytest.CaptureFixture[str], text: str, timeout: float = 30) -> str:
+    """Wait until the waiting plugin has drawn ``text``: it has seen that watch event."""
+    drawn = ""
+
+    def seen() -> bool:
+        nonlocal drawn
+        drawn += capsys.readouterr().out
+        return text in drawn
+
+    wait_for(f"the plugin to draw {text!r}", seen, timeout=timeout, interval=0.05)
+    return drawn
+
+
 def test_wait_follows_the_watch_to_a_verdict(
     cluster: Any,
     objects: client.CustomObjectsApi,
@@ -189,6 +203,7 @@ def test_wait_follows_the_watch_to_a_verdict(
     release: str,
     final: dict[str, Any],
     expected: ExitCode,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write_status(objects, namespace, release, phase="Deploying", conditions=[])
     thread, result = _wait_in_thread(
@@ -196,7 +211,7 @@ def test_wait_follows_the_watch_to_a_verdict(
     )
     # Intermediate states must not end the wait.
     write_status(objects, namespace, release, phase="Verifying")
-    time.sleep(1)
+    _until_rendered(capsys, "Verifying")
     assert thread.is_alive()
     write_status(objects, namespace, release, **final)
     thread.join(timeout=30)
@@ -205,7 +220,11 @@ def test_wait_follows_the_watch_to_a_verdict(
 
 
 def test_wait_ignores_status_of_an_older_generation(
-    cluster: Any, objects: client.CustomObjectsApi, namespace: str, release: str
+    cluster: Any,
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write_status(
         objects, namespace, release, phase="Failed", conditions=[condition("Stalled", "True")]
@@ -217,7 +236,7 @@ def test_wait_ignores_status_of_an_older_generation(
     thread, result = _wait_in_thread(
         cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "60"
     )
-    time.sleep(1)
+    _until_rendered(capsys, "Failed")  # drawn, and still waiting: it is stale
     assert thread.is_alive()
     write_status(
         objects, namespace, release, phase="Complete", conditions=[condition("Ready", "True")]
@@ -266,7 +285,7 @@ def test_wait_stops_when_the_release_is_deleted(
     thread, result = _wait_in_thread(
         cluster.kubeconfig, namespace, "status", release, "--wait", "--timeout", "60"
     )
-    time.sleep(1)
+    _until_rendered(capsys, "Deploying")
     objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, release)
     thread.join(timeout=30)
     assert result == [ExitCode.ERROR]

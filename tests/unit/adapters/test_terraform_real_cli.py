@@ -30,7 +30,7 @@ from bluegreen.core.infrastructure import InfrastructureInputs
 
 pytestmark = pytest.mark.terraform
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 INPUTS = InfrastructureInputs(
     release="shop",
     release_namespace="team-a",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-SCRIPT = (Path(__file__).resolve().parents[2] / "manifests" / "argocd" / "health.lua").read_text()
+SCRIPT = (Path(__file__).resolve().parents[3] / "manifests" / "argocd" / "health.lua").read_text()
 
 # Argo CD embeds gopher-lua, a Lua 5.1; 5.4 guards against relying on 5.1 quirks.
 RUNTIMES = ["lupa.lua51", "lupa.lua54"]

@@ -22,7 +22,7 @@ from bluegreen.adapters.terraform.redaction import REDACTED, scrub, sensitive_va
 from bluegreen.core import tfstate
 from bluegreen.core.infrastructure import InfrastructureInputs
 
-MODULE = Path(__file__).resolve().parents[2] / "terraform"
+MODULE = Path(__file__).resolve().parents[3] / "terraform"
 INPUTS = InfrastructureInputs(
     release="shop",
     release_namespace="team-a",

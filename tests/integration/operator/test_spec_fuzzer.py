@@ -40,7 +40,7 @@ from bluegreen.core.errors import SpecError
 from bluegreen.core.spec import parse_spec
 from tests.conftest import Cluster
 from tests.integration.harness import REPO, Kubectl, Operator, Release, wait_for
-from tests.integration.test_bad_input_corpus import (
+from tests.integration.operator.test_bad_input_corpus import (
     LivenessProbe,
     TargetServer,
     delete_releases,

@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 from bluegreen.adapters.kube_rest import JSON, KubeRest, make_api_client
 from bluegreen.adapters.terraform.cluster import KubeTerraformCluster
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODULE = REPO / "terraform"
 STATE_NAMESPACE = "bluegreen-system"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
+CRD_PATH = Path(__file__).resolve().parents[3] / "crds" / "bluegreenreleases.bluegreen.dev.yaml"
 FIELD_MANAGER = "bluegreen-crd-tests"
 
 

@@ -22,7 +22,7 @@ import yaml
 from bluegreen.core import names
 from tests.conftest import Cluster
 from tests.integration.harness import App, Kubectl, Release, release, wait_for
-from tests.manifests.conftest import (
+from tests.integration.manifests.conftest import (
     MANIFESTS,
     SA_USER,
     SERVICE_ACCOUNT,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.integration.harness import REPO
-from tests.manifests.conftest import MANIFESTS, SERVICE_ACCOUNT, SYSTEM_NAMESPACE
+from tests.integration.manifests.conftest import MANIFESTS, SERVICE_ACCOUNT, SYSTEM_NAMESPACE
 
 
 def _build(directory: Path) -> list[dict[str, Any]]:
