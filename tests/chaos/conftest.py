@@ -12,7 +12,6 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from tests.chaos.api_proxy import ApiFaultProxy
 from tests.chaos.faults import ControlPlane, Proxy, Replica, Supervisor
 from tests.conftest import Cluster, _cluster_dir, _healthy
 from tests.integration.conftest import k, namespace  # noqa: F401  # shared fixtures
@@ -31,7 +30,6 @@ class Chaos:
     api: client.ApiClient
     namespace: str
     workdir: Path
-    api_proxy: ApiFaultProxy | None = None
 
 
 STATE_NAMESPACE = "bluegreen-system"
@@ -47,10 +45,7 @@ def chaos(
 ) -> Iterator[Chaos]:
     """Two replicas; ``indirect`` parametrization picks the infrastructure (default: plain
     API calls, the fastest; ``terraform`` for Terraform's own faults)."""
-    mode = getattr(request, "param", "kubernetes")
-    infrastructure = "terraform" if mode == "terraform" else "kubernetes"
-    # "api-proxy": both replicas reach the API server through the HTTP fault proxy.
-    api_proxy = ApiFaultProxy(cluster.kubeconfig).start() if mode == "api-proxy" else None
+    infrastructure = getattr(request, "param", "kubernetes")
     if infrastructure == "terraform":
         k.run("create", "namespace", STATE_NAMESPACE, check=False)
     kubeconfig = yaml.safe_load(cluster.kubeconfig.read_text())
@@ -64,11 +59,8 @@ def chaos(
         proxy.start()
         proxies[index] = proxy
         through = tmp_path / f"kubeconfig-{index}"
-        if api_proxy is not None:
-            api_proxy.kubeconfig(through)
-        else:
-            kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-            through.write_text(yaml.safe_dump(kubeconfig))
+        kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        through.write_text(yaml.safe_dump(kubeconfig))
         replicas.append(
             Replica(
                 {**cluster.env, "KUBECONFIG": str(through)},
@@ -98,13 +90,11 @@ def chaos(
     supervisor.start()
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))  # type: ignore[no-untyped-call]
     plane = ControlPlane(_cluster_dir(), lambda: _healthy(cluster.kubeconfig, cluster.env))
-    yield Chaos(replicas, proxies, supervisor, plane, api, namespace, tmp_path, api_proxy)
+    yield Chaos(replicas, proxies, supervisor, plane, api, namespace, tmp_path)
     supervisor.stop.set()
     supervisor.join(timeout=5)
     for index, replica in enumerate(replicas):
         replica.kill()
         proxies[index].close()
         print(f"--- {replica.log}\n{replica.log.read_text()[-2000:]}")
-    if api_proxy is not None:
-        api_proxy.close()
     api.close()

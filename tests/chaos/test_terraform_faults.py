@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bluegreen.core import names
-from tests.chaos.conftest import STATE_NAMESPACE, Chaos
+from tests.chaos.conftest import FULL, STATE_NAMESPACE, Chaos
 from tests.chaos.faults import kill_processes_under
 from tests.chaos.test_fault_matrix import NAME, RECOVER_TIMEOUT, _at_end, _body, _record
 from tests.chaos.watcher import InvariantWatcher, wait_until
@@ -28,8 +28,13 @@ def _state(k: Kubectl, namespace: str) -> bool:
     return bool(k.json("get", "secret", f"tfstate-default-{key}", "-n", STATE_NAMESPACE))
 
 
+# A crash mid-apply recovers only once the dead run's lock is provably stale (the
+# run timeout plus the kill grace, 80 s here): the full matrix only (`make chaos`).
+FAULTS = ["terraform-crash", "state-deleted"] if FULL else ["state-deleted"]
+
+
 @pytest.mark.parametrize("chaos", ["terraform"], indirect=True)
-@pytest.mark.parametrize("fault", ["terraform-crash", "state-deleted"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_terraform_faults_change_no_outcome(
     k: Kubectl, chaos: Chaos, apps: dict[str, App], fault: str
 ) -> None:

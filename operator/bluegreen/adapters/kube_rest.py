@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
@@ -110,8 +111,10 @@ class KubeRest:
             response.release()
         except k8s_client.ApiException as err:
             raise KubeError(int(err.status or 0), str(err.reason)) from err
-        except (OSError, TimeoutError) as err:
-            raise KubeError(0, f"transport error: {err}") from err
+        except (OSError, TimeoutError, aiohttp.ClientError) as err:
+            # A dropped connection (an API server restart) is a transport error like
+            # any other: the step is retried with backoff, nothing is recorded.
+            raise KubeError(0, f"transport error: {err!r}") from err
         payload: JSON = json.loads(data) if data else {}
         if not 200 <= status < 300:
             raise KubeError(status, str(payload.get("message") or payload or status))

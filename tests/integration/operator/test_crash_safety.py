@@ -42,7 +42,7 @@ def test_sigkill_at_any_instant_reaches_the_same_end_state(
     apps: dict[str, App],
     kill_after: float,
 ) -> None:
-    def crash_instant(rel: Release) -> None:
+    def crash_instant(rel: Release, watcher: InvariantWatcher) -> None:
         time.sleep(kill_after)  # the instant of the crash is the test's input, not a wait
 
     _release_with_a_crash(cluster, k, namespace, operator, apps, crash_instant)
@@ -57,8 +57,16 @@ def test_sigkill_in_each_phase_reaches_the_same_end_state(
     apps: dict[str, App],
     phase: str,
 ) -> None:
-    def crash_in_phase(rel: Release) -> None:
-        wait_for(f"phase {phase}", lambda: rel.status().get("phase") == phase, interval=0.02)
+    def crash_in_phase(rel: Release, watcher: InvariantWatcher) -> None:
+        # The watcher sees every status write, a phase that lasts one write included.
+        def entered() -> bool:
+            with watcher.lock:
+                phases = list(watcher.phases)
+            return (
+                phase in phases[phases.index("Complete") + 1 :] if "Complete" in phases else False
+            )
+
+        wait_for(f"phase {phase}", entered, interval=0.01)
 
     _release_with_a_crash(cluster, k, namespace, operator, apps, crash_in_phase)
 
@@ -69,7 +77,7 @@ def _release_with_a_crash(
     namespace: str,
     operator: Operator,
     apps: dict[str, App],
-    crash_point: Callable[[Release], None],
+    crash_point: Callable[[Release, InvariantWatcher], None],
 ) -> None:
     rel = Release(k, namespace, NAME)
     http = {"name": "home", "http": {"url": apps["v1"].url, "expectBody": "V1"}}
@@ -81,7 +89,7 @@ def _release_with_a_crash(
     try:
         http2 = {"name": "home", "http": {"url": apps["v2"].url, "expectBody": "V2"}}
         rel.apply(release(NAME, "v2", apps["v2"].url, "V2", hold=3, smoke=[http2, JOB_CHECK]))
-        crash_point(rel)
+        crash_point(rel, watcher)
         phase_at_kill = rel.status().get("phase")
         operator.kill(signal.SIGKILL)
         operator.start()
