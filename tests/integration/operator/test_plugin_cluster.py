@@ -175,14 +175,6 @@ def _wait_in_thread(
     return thread, result
 
 
-@pytest.mark.parametrize(
-    ("final", "expected"),
-    [
-        ({"phase": "Complete", "conditions": [condition("Ready", "True", "done")]}, ExitCode.OK),
-        ({"phase": "RolledBack", "conditions": [condition("Stalled", "True")]}, ExitCode.FAILED),
-    ],
-    ids=["ready", "rolled-back"],
-)
 def _until_rendered(capsys: pytest.CaptureFixture[str], text: str, timeout: float = 30) -> str:
     """Wait until the waiting plugin has drawn ``text``: it has seen that watch event."""
     drawn = ""
@@ -196,6 +188,14 @@ def _until_rendered(capsys: pytest.CaptureFixture[str], text: str, timeout: floa
     return drawn
 
 
+@pytest.mark.parametrize(
+    ("final", "expected"),
+    [
+        ({"phase": "Complete", "conditions": [condition("Ready", "True", "done")]}, ExitCode.OK),
+        ({"phase": "RolledBack", "conditions": [condition("Stalled", "True")]}, ExitCode.FAILED),
+    ],
+    ids=["ready", "rolled-back"],
+)
 def test_wait_follows_the_watch_to_a_verdict(
     cluster: Any,
     objects: client.CustomObjectsApi,
