@@ -24,6 +24,7 @@ from bluegreen.handlers.deps import Dependencies
 from bluegreen.handlers.wakeups import Wakeups
 from bluegreen.reconciler import Reconciler, ReconcilerSettings
 from bluegreen.reconciler.execute import Executor
+from bluegreen.reconciler.observe import KubeObserver
 
 
 @kopf.on.startup()
@@ -60,6 +61,7 @@ async def configure(
     executor = Executor(kube, infrastructure, checker, metrics, kind)
     reconciler = Reconciler(
         kube,
+        KubeObserver(kube),
         executor,
         metrics,
         ReconcilerSettings(

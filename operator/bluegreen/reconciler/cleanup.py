@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
-from bluegreen.adapters.kube import Kube
+from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.api.conditions import Reason
 from bluegreen.api.enums import EventType
 from bluegreen.core import teardown
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.status import ReleaseStatus
+from bluegreen.reconciler.ports import InfrastructurePort, KubePort
 
 log = logging.getLogger(__name__)
 CLEANUP_ATTEMPTS = 3
@@ -59,8 +59,8 @@ class CleanupRetryError(Exception):
 
 @dataclass
 class Cleanup:
-    kube: Kube
-    infrastructure: Infrastructure
+    kube: KubePort
+    infrastructure: InfrastructurePort
     infrastructure_kind: str = "Terraform"
 
     async def run(

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bluegreen.adapters.http_checks import HttpChecker
-from bluegreen.adapters.infrastructure import Infrastructure, InfrastructureError
-from bluegreen.adapters.kube import Kube
+from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.api.conditions import Reason
@@ -22,15 +20,16 @@ from bluegreen.core import results
 from bluegreen.core.infrastructure import DriftReport
 from bluegreen.core.ownership import controlled_by
 from bluegreen.core.status import ReleaseStatus
+from bluegreen.reconciler.ports import CheckPort, InfrastructurePort, KubePort
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Executor:
-    kube: Kube
-    infrastructure: Infrastructure
-    http: HttpChecker
+    kube: KubePort
+    infrastructure: InfrastructurePort
+    http: CheckPort
     metrics: Metrics
     infrastructure_kind: str = "Terraform"
     """Prefix of infrastructure event reasons: TerraformApplied, TerraformFailed."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.adapters.kube import Kube, StatusChangedError
+from bluegreen.adapters.kube import StatusChangedError
 from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.api.enums import EventType
@@ -18,19 +18,17 @@ from bluegreen.core import actions as act
 from bluegreen.core import results, status_rejection
 from bluegreen.core.bounds import bound_status
 from bluegreen.core.context import ReleaseContext
-from bluegreen.core.decide import decide
+from bluegreen.core.decide import decide as core_decide
 from bluegreen.core.decision import SwitchKind, SwitchRecord
 from bluegreen.core.merge_patch import merge_patch
 from bluegreen.core.status import ReleaseStatus
 from bluegreen.reconciler.cleanup import Cleanup, CleanupBudget
 from bluegreen.reconciler.execute import Executor, StaleObservationError
-from bluegreen.reconciler.observe import observe
+from bluegreen.reconciler.ports import Decide, KubePort, ObservePort
 
 log = logging.getLogger(__name__)
-MAX_STEPS = 25
 STATUS_WRITE_ATTEMPTS = 3
 """Conflicts tolerated in one status write while the status itself is unchanged."""
-"""Steps per wake-up; a release needs about ten, this bounds a runaway loop."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,11 @@ class ReconcilerSettings:
     drift_interval_seconds: float = 300
     infrastructure_retry_seconds: float = 60
     drain_seconds: float = 5
-    switch_timeout_seconds: float = 120
     """Pods of a revision the Service left live on this long: kube-proxy needs the time."""
+    switch_timeout_seconds: float = 120
+    """How long a switch may take to show in EndpointSlices before it is undone."""
+    max_steps: int = 25
+    """Steps per wake-up; a release needs about ten, this bounds a runaway loop."""
 
 
 def utc_now() -> datetime:
@@ -47,16 +48,18 @@ def utc_now() -> datetime:
 
 
 class Reconciler:
-    def __init__(
+    def __init__(  # the ports, the policy and the clock, all injected
         self,
-        kube: Kube,
+        kube: KubePort,
+        observer: ObservePort,
         executor: Executor,
         metrics: Metrics,
         settings: ReconcilerSettings,
         clock: Callable[[], datetime] = utc_now,
+        decide: Decide = core_decide,
     ) -> None:
-        self.kube, self.executor, self.metrics = kube, executor, metrics
-        self.settings, self.clock = settings, clock
+        self.kube, self.observer, self.executor, self.metrics = kube, observer, executor, metrics
+        self.settings, self.clock, self.decide = settings, clock, decide
         self.own_writes: dict[tuple[str, str], str] = {}
         """resourceVersion of our last status write per release: its watch event is no news."""
         self.refused_writes: dict[tuple[str, str], int] = {}
@@ -82,17 +85,19 @@ class Reconciler:
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         """Run steps until the release waits; returns seconds until the next deadline."""
-        for _ in range(MAX_STEPS):
+        for _ in range(self.settings.max_steps):
             body = await self.kube.releases.get(namespace, name)
             if body is None or body["metadata"].get("deletionTimestamp"):
                 return None
             if self._status_refused(body):
                 return None  # nothing moves until the spec changes: see _write_status
             started = time.monotonic()
-            observed = await observe(self.kube, body)
+            observed = await self.observer.observe(body)
             stored = ReleaseStatus.from_dict(body.get("status"))
             now = self.clock()
-            decision = decide(self.context(body), body.get("spec") or {}, stored, observed, now)
+            decision = self.decide(
+                self.context(body), body.get("spec") or {}, stored, observed, now
+            )
             status = decision.status
             try:
                 checks = [a for a in decision.actions if isinstance(a, act.RunHttpCheck)]

@@ -21,6 +21,16 @@ def service_names(spec: Mapping[str, Any]) -> tuple[str, str]:
     return stable, preview or (f"{stable}-preview" if stable else "")
 
 
+class KubeObserver:
+    """The ``ObservePort`` over the API server: five reads in parallel per step."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    async def observe(self, body: Mapping[str, Any]) -> Observed:
+        return await observe(self.kube, body)
+
+
 async def observe(kube: Kube, body: Mapping[str, Any]) -> Observed:
     meta = body["metadata"]
     namespace, release = str(meta["namespace"]), str(meta["name"])

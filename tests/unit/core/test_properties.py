@@ -461,13 +461,18 @@ def test_random_histories_keep_invariants_and_converge(
     ),
 )
 def test_crashes_alone_never_change_the_outcome(history: list[tuple[Any, ...]]) -> None:
-    """In a healthy world, crashes and restarts alone always end with the spec's revision live."""
+    """In a healthy world, crashes and restarts alone always end with the spec's revision live.
+
+    A regression example: lag past the switch timeout undoes the switch, a cause of its own.
+    """
     run = Run(auto=True, jobs=True)
     for op in history:
         run.apply(op)
         assert run.world.violations == [], "\n".join(run.log)
     run.settle()
-    assert run.status.phase == Phase.COMPLETE, "\n".join(run.log)
+    # Lag alone can legitimately undo a switch: EndpointSlices that never confirm it
+    # within the switch timeout roll it back (``tainted``). Crashes never may.
+    assert run.status.phase == Phase.COMPLETE or run.tainted, "\n".join(run.log)
     assert_converged(run)
 
 

@@ -1,10 +1,11 @@
-"""An in-memory cluster as ``decide()`` sees it, and a driver mirroring the reconciler.
+"""An in-memory cluster behind the reconciler's ports, and a driver running the real one.
 
 Nothing here is a mock: the world keeps real state (Deployments with replica
 counts, Services with selectors and cluster IPs, endpoints derived from the
-stable Service's selector and ready pods, check Jobs), carries out the actions
-``decide()`` asks for, answers HTTP checks by resolving their URL to the pods
-it reaches, and produces ``Observed`` snapshots. While applying actions it
+stable Service's selector and ready pods, check Jobs), produces ``Observed``
+snapshots, and carries out the actions ``decide()`` asks for as the real
+``Executor`` calls them through the ports of ``world_ports``; HTTP checks are
+answered by resolving their URL to the pods it reaches. While applying actions it
 checks the invariants of DESIGN.md and records every breach in
 ``world.violations``; tests assert that list stays empty.
 
@@ -15,6 +16,7 @@ EndpointSlices, filtered by release as the reconciler's observe filters the API.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +24,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from bluegreen.adapters.http_checks import HttpCheckOutcome
+from bluegreen.adapters.infrastructure import InfrastructureError
+from bluegreen.adapters.metrics import Metrics
 from bluegreen.core import checks as chk
-from bluegreen.core import names, results
+from bluegreen.core import names
 from bluegreen.core.actions import (
     Action,
     ApplyInfrastructure,
@@ -56,6 +61,21 @@ from bluegreen.core.revision import compute_revision
 from bluegreen.core.spec import ReleaseSpec, parse_spec
 from bluegreen.core.status import ReleaseStatus
 from bluegreen.core.timefmt import parse_time
+from bluegreen.reconciler import Reconciler, ReconcilerSettings
+from bluegreen.reconciler.execute import Executor
+
+from .world_ports import (
+    Effects,
+    KilledError,
+    LoopInProgress,
+    WorldChecks,
+    WorldInfrastructure,
+    WorldKube,
+    WorldObserver,
+    deployment_document,
+    merge,
+    release_annotations,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 STABLE_IP = "10.96.0.10"
@@ -247,6 +267,51 @@ class World:
     _endpoints: dict[str, int] = field(default_factory=dict)
     _last_spec: str | None = None
 
+    # the release object itself, as the reconciler reads and writes it
+    raw_spec: Mapping[str, Any] = field(default_factory=dict)
+    status_doc: dict[str, Any] = field(default_factory=dict)
+    resource_version: int = 1
+    _metrics: Metrics | None = None
+
+    def metrics(self) -> Metrics:
+        if self._metrics is None:
+            self._metrics = Metrics()
+        return self._metrics
+
+    def release_body(self) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "uid": self.uid,
+                "generation": self.generation,
+                "resourceVersion": str(self.resource_version),
+                "annotations": release_annotations(self.annotation),
+            },
+            "spec": copy.deepcopy(dict(self.raw_spec)),
+            "status": copy.deepcopy(self.status_doc),
+        }
+
+    def write_status(self, patch: Mapping[str, Any]) -> str:
+        self.status_doc = merge(self.status_doc, patch)
+        self.resource_version += 1
+        return str(self.resource_version)
+
+    def deployment_json(self, name: str) -> dict[str, Any] | None:
+        dep = self._by_name(name)
+        if dep is None:
+            return None
+        return deployment_document(
+            dep.name,
+            dep.revision,
+            self.uid,
+            replicas=dep.replicas,
+            ready=dep.ready,
+            deleting=dep.deleting,
+            template_changed=dep.template_changed,
+            uid=dep.uid,
+        )
+
     # ------------------------------------------------------------ the release's identity
 
     def ctx(self) -> ReleaseContext:
@@ -385,25 +450,23 @@ class World:
     def apply(  # noqa: PLR0912 (one branch per kind of action)
         self,
         action: Action,
-        status: ReleaseStatus,
         spec: ReleaseSpec | None,
         decision: Decision,
         now: datetime,
-        before: ReleaseStatus | None = None,
-    ) -> ReleaseStatus:
-        """Carry out one action; fold its result into ``status`` (the one to be written)."""
+        before: ReleaseStatus,
+    ) -> Any:
+        """Carry out one action the executor asked for through a port.
+
+        Returns what the port answers: outputs of an apply, a drift report, a
+        check's outcome; raises ``InfrastructureError`` as a failing apply does.
+        ``before`` is the stored status the decision was made from.
+        """
         self.applied.append(Applied(action, now))
-        generation = self.generation
         match action:
             case ApplyInfrastructure():
-                return self._apply_infrastructure(action, status, now)
+                return self._apply_infrastructure(action)
             case CheckDrift():
-                return results.drift_checked(
-                    status,
-                    DriftReport(self.drifted, "drift" if self.drifted else ""),
-                    generation,
-                    now,
-                )
+                return DriftReport(self.drifted, "drift" if self.drifted else "")
             case DestroyInfrastructure():
                 self.services.clear()
             case CreateDeployment():
@@ -415,7 +478,7 @@ class World:
                     dep.generation += 1
                     dep.ready = min(dep.ready, dep.replicas)
             case DeleteDeployment():
-                self._check_delete(action, decision, now, before or decision.status)
+                self._check_delete(action, decision, now, before)
                 dep = self.deployments.get(action.revision)
                 if dep is not None:
                     dep.deleting = True
@@ -423,7 +486,7 @@ class World:
                 self._check_patch(action, spec)
                 self._patch(action)
             case RunHttpCheck():
-                return self._run_http_check(action, status, now)
+                return self._run_http_check(action)
             case CreateJob():
                 self._create_job(action.manifest)
             case DeleteJob():
@@ -437,15 +500,11 @@ class World:
                     self.annotation = None
             case EmitEvent():
                 self.events.append(action)
-        return status
+        return None
 
-    def _apply_infrastructure(
-        self, action: ApplyInfrastructure, status: ReleaseStatus, now: datetime
-    ) -> ReleaseStatus:
+    def _apply_infrastructure(self, action: ApplyInfrastructure) -> InfrastructureOutputs:
         if self.infra_failure:
-            return results.infrastructure_failed(
-                status, action.inputs_hash, self.infra_failure, self.generation, now
-            )
+            raise InfrastructureError(self.infra_failure)
         for svc_name, ip in (
             (action.inputs.service_name, STABLE_IP),
             (action.inputs.preview_service_name, PREVIEW_IP),
@@ -457,18 +516,13 @@ class World:
             elif existing.owner != self.name:
                 if existing.adopt != self.name:
                     self.violations.append(f"applied over foreign Service {svc_name}")
-                    return results.infrastructure_failed(
-                        status, action.inputs_hash, "ServiceNotOwned", self.generation, now
-                    )
+                    raise InfrastructureError("ServiceNotOwned")
                 existing.owner = self.name  # adopted: the module stamps our labels
-        outputs = InfrastructureOutputs(
+        return InfrastructureOutputs(
             stable_service=action.inputs.service_name,
             preview_service=action.inputs.preview_service_name,
             stable_cluster_ip=STABLE_IP,
             preview_cluster_ip=PREVIEW_IP,
-        )
-        return results.infrastructure_applied(
-            status, action.inputs_hash, outputs, self.generation, now
         )
 
     def _patch(self, action: PatchSelector) -> None:
@@ -486,15 +540,13 @@ class World:
             if dep is not None:
                 dep.served = True
 
-    def _run_http_check(
-        self, action: RunHttpCheck, status: ReleaseStatus, now: datetime
-    ) -> ReleaseStatus:
+    def _run_http_check(self, action: RunHttpCheck) -> HttpCheckOutcome:
         reached = self.resolve(action.url)
         ok = reached is not None and self.http_outcomes.get((action.check.name, reached), True)
         if ok and action.stage == chk.SMOKE and reached is not None:
             self.smoke_passed.setdefault(reached, set()).add(action.check.name)
         message = f"reached {reached}" if reached else "connection refused"
-        return results.http_check_finished(status, action, ok, 1, message, now)
+        return HttpCheckOutcome(passed=ok, attempts=1, message=message)
 
     def _by_name(self, name: str) -> FakeDeployment | None:
         return next((d for d in self.deployments.values() if d.name == name), None)
@@ -626,40 +678,70 @@ def step(
     check: Callable[[World, Mapping[str, Any], ReleaseStatus, Decision, datetime], None]
     | None = None,
 ) -> StepResult:
-    """One reconcile, as the reconciler runs it.
+    """One wake-up of the real ``Reconciler`` and ``Executor`` over the world's ports.
 
-    Observe, decide, carry out the actions in order folding their results, write
-    the status, and go again at once while ``continue_now``. ``max_loops``
-    interrupts the loop like a restart would (written status survives).
-    ``crash_at=(i, n)`` kills the operator in loop ``i`` after ``n`` actions,
-    before that loop's status write.
+    The release's stored status is ``status``; the reconciler observes, decides,
+    acts and writes status, again at once while ``continue_now``, at most
+    ``max_loops`` times (a restart then goes on from the written status).
+    ``crash_at=(i, n)`` kills the operator in loop ``i`` before its ``n``-th
+    effect (or before that loop's status write when it has fewer): what the
+    loop did stands, its status is never written. ``check`` sees every
+    decision with the stored status it was made from.
     """
     world.see_spec(raw_spec)
     try:
         spec: ReleaseSpec | None = parse_spec(raw_spec)
     except SpecError:
         spec = None
+    world.raw_spec, world.status_doc = raw_spec, copy.deepcopy(status.to_dict())
+    effects = Effects(world)
+    effects.crash_at = crash_at
     decisions: list[Decision] = []
-    for loop in range(max_loops):
-        observed = world.observe()
-        decision = decide(world.ctx(), raw_spec, status, observed, now)
-        again = decide(world.ctx(), raw_spec, status, observed, now)
-        if again != decision:
+    written_before: list[dict[str, Any]] = []
+
+    def audited_decide(
+        ctx: ReleaseContext,
+        spec_seen: Mapping[str, Any],
+        stored: ReleaseStatus,
+        observed: Observed,
+        at: datetime,
+    ) -> Decision:
+        decision = decide(ctx, spec_seen, stored, observed, at)
+        if decide(ctx, spec_seen, stored, observed, at) != decision:
             world.violations.append("decide() is not deterministic")
-        decisions.append(decision)
         if check is not None:
-            check(world, raw_spec, status, decision, now)
-        new_status = decision.status
-        for index, action in enumerate(decision.actions):
-            if crash_at is not None and crash_at == (loop, index):
-                return StepResult(status, decisions, loop + 1, crashed=True)
-            new_status = world.apply(action, new_status, spec, decision, now, before=status)
-        if crash_at is not None and crash_at[0] == loop:
-            return StepResult(status, decisions, loop + 1, crashed=True)
-        status = store(new_status)
-        if not decision.continue_now:
-            return StepResult(status, decisions, loop + 1)
-    return StepResult(status, decisions, max_loops)
+            check(world, spec_seen, stored, decision, at)
+        effects.loop = LoopInProgress(spec, stored, decision, at, index=len(decisions))
+        decisions.append(decision)
+        written_before.append(copy.deepcopy(world.status_doc))
+        return decision
+
+    kube = WorldKube(effects)
+    reconciler = Reconciler(
+        kube,
+        WorldObserver(effects),
+        Executor(kube, WorldInfrastructure(effects), WorldChecks(effects), world.metrics()),
+        world.metrics(),
+        ReconcilerSettings(
+            drift_interval_seconds=0,
+            infrastructure_retry_seconds=world.infrastructure_retry_seconds,
+            drain_seconds=world.drain_seconds,
+            max_steps=max_loops,
+        ),
+        clock=lambda: now,
+        decide=audited_decide,
+    )
+    crashed = False
+    try:
+        asyncio.run(reconciler.reconcile(world.namespace, world.name))
+    except KilledError:
+        crashed = True
+    if crash_at is not None and not crashed and crash_at[0] < len(decisions):
+        # That loop wrote nothing (its status did not change): it dies before returning.
+        crashed = True
+        world.status_doc = written_before[crash_at[0]]
+    stored_now = ReleaseStatus.from_dict(copy.deepcopy(world.status_doc))
+    return StepResult(stored_now, decisions, len(decisions), crashed=crashed)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -939,21 +1021,26 @@ class ReleaseView(World):
     def apply(
         self,
         action: Action,
-        status: ReleaseStatus,
         spec: ReleaseSpec | None,
         decision: Decision,
         now: datetime,
-        before: ReleaseStatus | None = None,
-    ) -> ReleaseStatus:
+        before: ReleaseStatus,
+    ) -> Any:
         self._check_namespace(action)
         if isinstance(action, DestroyInfrastructure):
             self.applied.append(Applied(action, now))
             self.violations.append("decide() destroyed infrastructure")
-            return status
-        result = super().apply(action, status, spec, decision, now, before)
+            return None
+        result = super().apply(action, spec, decision, now, before)
         if isinstance(action, PatchSelector):
             self.ns.selector_writers[action.service] = self.name
         return result
+
+    def deployment_json(self, name: str) -> dict[str, Any] | None:
+        """Read by the executor right before a switch: only ever our own Deployment."""
+        if self._by_name(name) is None:
+            self.violations.append(f"{self.name} switched to {name}, not its own")
+        return super().deployment_json(name)
 
     def _check_delete_in_namespace(self, action: DeleteDeployment) -> None:
         """Only our own Deployment, and only once the stable Service's slices left it."""
@@ -1012,13 +1099,9 @@ class ReleaseView(World):
         if dep is not None and not dep.uid:
             dep.uid = f"{self.uid}/{name}/{len(self.applied)}"
 
-    def _apply_infrastructure(
-        self, action: ApplyInfrastructure, status: ReleaseStatus, now: datetime
-    ) -> ReleaseStatus:
+    def _apply_infrastructure(self, action: ApplyInfrastructure) -> InfrastructureOutputs:
         if self.infra_failure:
-            return results.infrastructure_failed(
-                status, action.inputs_hash, self.infra_failure, self.generation, now
-            )
+            raise InfrastructureError(self.infra_failure)
         inputs = action.inputs
         wanted = [inputs.service_name, inputs.preview_service_name]
         for svc_name in wanted:
@@ -1027,9 +1110,7 @@ class ReleaseView(World):
                 self.violations.append(
                     f"{self.name} applied over {svc_name} owned by {existing.owner}"
                 )
-                return results.infrastructure_failed(
-                    status, action.inputs_hash, "ServiceNotOwned", self.generation, now
-                )
+                raise InfrastructureError("ServiceNotOwned")
         for svc_name in wanted:
             existing = self.services.get(svc_name)
             if existing is None:
@@ -1046,12 +1127,9 @@ class ReleaseView(World):
                     self.ns.slices.pop(old, None)
         self.ns.tracked[self.name] = set(wanted)
         ips = {n: self.services[n].cluster_ip for n in wanted}
-        outputs = InfrastructureOutputs(
+        return InfrastructureOutputs(
             stable_service=inputs.service_name,
             preview_service=inputs.preview_service_name,
             stable_cluster_ip=ips[inputs.service_name],
             preview_cluster_ip=ips[inputs.preview_service_name],
-        )
-        return results.infrastructure_applied(
-            status, action.inputs_hash, outputs, self.generation, now
         )
