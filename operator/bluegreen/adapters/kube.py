@@ -191,8 +191,9 @@ class Services:
     async def merge_patch(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await self.rest.merge_patch(self._path(namespace, name), patch)
 
-    async def delete(self, namespace: str, name: str) -> bool:
-        return await self.rest.delete(self._path(namespace, name))
+    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+        """Delete; with ``uid``, only that very object (a look-alike re-created meanwhile stays)."""
+        return await self.rest.delete(self._path(namespace, name), uid=uid)
 
 
 class Endpoints:

@@ -94,6 +94,15 @@ class DeleteJob:
 
 
 @dataclass(frozen=True)
+class DeleteService:
+    """Delete one Service the operator created for the release (only when it goes)."""
+
+    name: str
+    uid: str
+    """The observed object's uid, sent as a delete precondition."""
+
+
+@dataclass(frozen=True)
 class DeleteJobs:
     """Delete this release's check Jobs of revisions other than ``keep_revisions``."""
 
@@ -125,6 +134,7 @@ Action = (
     | CreateJob
     | DeleteJob
     | DeleteJobs
+    | DeleteService
     | ClearActionAnnotation
     | EmitEvent
 )

@@ -1,9 +1,11 @@
-"""The finalizer's work: remove what a release created, and always let it go.
+"""The finalizer's work: carry out core's teardown, and always let the release go.
 
 Deleting a release must finish whatever state it is in: a spec that no longer
 parses, infrastructure that failed, Terraform state deleted by hand, a
 namespace being deleted (where creating Events or leases is forbidden).
-Failing steps are retried a bounded number of times; after that the finalizer
+``core/teardown.py`` decides what goes, as actions; this module reads what
+exists, runs them through the ``Executor`` in order, and owns the retry policy:
+failing steps are retried a bounded number of times; after that the finalizer
 deletes the release's own Services directly, reports what it could not do in a
 Warning Event, and returns so the release can go. Deployments and Jobs carry a
 controller ownerReference, so the garbage collector removes any it missed.
@@ -11,19 +13,21 @@ controller ownerReference, so the garbage collector removes any it missed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.kube_rest import KubeError
-from bluegreen.api.conditions import Reason
-from bluegreen.api.enums import EventType
+from bluegreen.core import actions as act
 from bluegreen.core import teardown
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.reconciler.ports import InfrastructurePort, KubePort
+from bluegreen.reconciler.execute import Executor
 
 log = logging.getLogger(__name__)
 CLEANUP_ATTEMPTS = 3
@@ -59,82 +63,68 @@ class CleanupRetryError(Exception):
 
 @dataclass
 class Cleanup:
-    kube: KubePort
-    infrastructure: InfrastructurePort
-    infrastructure_kind: str = "Terraform"
+    executor: Executor
+    now: datetime
 
     async def run(
         self, ctx: ReleaseContext, body: Mapping[str, Any], budget: CleanupBudget
     ) -> None:
         """Remove the release's workloads and infrastructure; raise to be retried."""
+        kube = self.executor.kube
+        status = ReleaseStatus.from_dict(body.get("status"))
         problems: list[str] = []
         try:
-            await self._delete_workloads(ctx)
+            jobs, deployments = await asyncio.gather(
+                kube.jobs.list_for_release(ctx.namespace, ctx.name),
+                kube.deployments.list_for_release(ctx.namespace, ctx.name),
+            )
+            await self._carry_out(teardown.workload_removals(jobs, deployments, ctx.uid), body)
         except KubeError as err:
             self._retry_or_note(budget, f"deleting Deployments and Jobs failed: {err}", problems)
-        spec = body.get("spec") or {}
-        if teardown.retains_infrastructure(spec):
-            await self._report(body, problems)
-            return
-        status = ReleaseStatus.from_dict(body.get("status"))
-        destroy_failed = await self._destroy(ctx, spec, status, budget, problems)
-        try:
-            deleted = await self._delete_own_services(ctx)
-        except KubeError as err:
-            self._retry_or_note(budget, f"deleting Services failed: {err}", problems)
-            deleted = []
-        if destroy_failed:
-            problems.append(
-                "deleted the release's own Services directly: "
-                + (", ".join(deleted) if deleted else "none left")
-            )
-        await self._report(body, problems)
+        removal = teardown.infrastructure_removal(ctx, body.get("spec") or {}, status)
+        destroy_failed = bool(removal.problem)
+        if removal.problem:
+            problems.append(removal.problem)
+        if removal.destroy is not None:
+            try:
+                await self._carry_out([removal.destroy], body)
+            except (InfrastructureError, KubeError) as err:
+                kind = self.executor.infrastructure_kind
+                self._retry_or_note(budget, f"{kind} destroy failed: {err}", problems)
+                destroy_failed = True
+        if removal.sweep_services:
+            deleted = await self._sweep_services(ctx, body, budget, problems)
+            if destroy_failed:
+                problems.append(
+                    "deleted the release's own Services directly: "
+                    + (", ".join(deleted) if deleted else "none left")
+                )
+        report = teardown.cleanup_report(problems)
+        if report is not None:
+            # Posting is best effort (refused in a terminating namespace, say).
+            await self._carry_out([report], body)
 
-    async def _delete_workloads(self, ctx: ReleaseContext) -> None:
-        """Jobs first (they target the Deployments' pods), then Deployments: ours only."""
-        jobs = await self.kube.jobs.list_for_release(ctx.namespace, ctx.name)
-        for job in teardown.own_workloads(jobs, ctx.uid):
-            await self.kube.jobs.delete(ctx.namespace, job)
-        deployments = await self.kube.deployments.list_for_release(ctx.namespace, ctx.name)
-        for deployment in teardown.own_workloads(deployments, ctx.uid):
-            await self.kube.deployments.delete(ctx.namespace, deployment)
-
-    async def _destroy(
+    async def _sweep_services(
         self,
         ctx: ReleaseContext,
-        spec: Mapping[str, Any],
-        status: ReleaseStatus,
+        body: Mapping[str, Any],
         budget: CleanupBudget,
         problems: list[str],
-    ) -> bool:
-        """Destroy through the infrastructure port; True when it failed for good."""
-        if not teardown.infrastructure_was_attempted(status):
-            return False
-        inputs = teardown.destroy_inputs(ctx, spec, status)
-        if inputs is None:
-            problems.append("no infrastructure inputs in the spec or status to destroy with")
-            return True
+    ) -> list[str]:
+        """Services labelled as this release's, also after a successful destroy."""
         try:
-            await self.infrastructure.destroy(inputs)
-        except (InfrastructureError, KubeError) as err:
-            self._retry_or_note(
-                budget, f"{self.infrastructure_kind} destroy failed: {err}", problems
-            )
-            return True
-        return False
+            services = await self.executor.kube.services.list(ctx.namespace)
+            removals = teardown.service_removals(services, ctx.name)
+            await self._carry_out(removals, body)
+        except KubeError as err:
+            self._retry_or_note(budget, f"deleting Services failed: {err}", problems)
+            return []
+        return [removal.name for removal in removals]
 
-    async def _delete_own_services(self, ctx: ReleaseContext) -> list[str]:
-        """Services labelled as this release's: what a destroy missed or could not reach.
-
-        Also after a successful destroy: with its state deleted by hand,
-        Terraform knows of nothing to destroy while the Services still stand.
-        """
-        services = await self.kube.services.list(ctx.namespace)
-        deleted = []
-        for name in teardown.own_services(services, ctx.name):
-            if await self.kube.services.delete(ctx.namespace, name):
-                deleted.append(name)
-        return deleted
+    async def _carry_out(self, actions: Sequence[act.Action], body: Mapping[str, Any]) -> None:
+        status = ReleaseStatus()  # deletion records nothing in status: the object goes
+        for action in actions:
+            await self.executor.run(action, body, status, self.now, time.monotonic())
 
     @staticmethod
     def _retry_or_note(budget: CleanupBudget, message: str, problems: list[str]) -> None:
@@ -142,10 +132,3 @@ class Cleanup:
             raise CleanupRetryError(message)
         log.warning("cleanup: %s; giving up on it", message)
         problems.append(message)
-
-    async def _report(self, body: Mapping[str, Any], problems: list[str]) -> None:
-        if problems:
-            # Posting is best effort (refused in a terminating namespace, say).
-            await self.kube.events.post(
-                body, EventType.WARNING, Reason.CLEANUP_INCOMPLETE, "; ".join(problems)
-            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,7 +73,9 @@ class Executor:
             case act.ScaleDeployment(name=deployment, replicas=replicas):
                 await self.kube.deployments.scale(ns, deployment, replicas)
             case act.DeleteDeployment(name=deployment, uid=uid):
-                await self._delete_deployment(ns, deployment, uid)
+                await _delete_if_same(
+                    self.kube.deployments.delete, "Deployment", ns, deployment, uid
+                )
             case act.PatchSelector(stable=stable):
                 await self._patch_selector(ns, str(meta.get("uid", "")), action)
                 if stable:
@@ -82,7 +84,9 @@ class Executor:
             case act.CreateJob():
                 return await self._create_job(action, status, generation, now)
             case act.DeleteJob(name=job_name, uid=uid):
-                await self._delete_job(ns, job_name, uid)
+                await _delete_if_same(self.kube.jobs.delete, "Job", ns, job_name, uid)
+            case act.DeleteService(name=service, uid=uid):
+                await _delete_if_same(self.kube.services.delete, "Service", ns, service, uid)
             case act.DeleteJobs(keep_revisions=keep):
                 for job in await self.kube.jobs.list_for_release(ns, name):
                     revision = (job["metadata"].get("labels") or {}).get(REVISION_LABEL)
@@ -176,22 +180,17 @@ class Executor:
                 ) from err
             raise
 
-    async def _delete_deployment(self, ns: str, deployment: str, uid: str) -> None:
-        try:
-            await self.kube.deployments.delete(ns, deployment, uid=uid)
-        except KubeError as err:
-            if not _fenced(err):
-                raise
-            # Another object holds the name now: not ours to delete.
-            log.warning("Deployment %s/%s not deleted: uid precondition failed", ns, deployment)
 
-    async def _delete_job(self, ns: str, job: str, uid: str) -> None:
-        try:
-            await self.kube.jobs.delete(ns, job, uid=uid)
-        except KubeError as err:
-            if not _fenced(err):
-                raise
-            log.warning("Job %s/%s not deleted: uid precondition failed", ns, job)
+async def _delete_if_same(
+    delete: Callable[..., Awaitable[bool]], kind: str, ns: str, name: str, uid: str
+) -> None:
+    """Delete that very object; one re-created under its name since is not ours to delete."""
+    try:
+        await delete(ns, name, uid=uid)
+    except KubeError as err:
+        if not _fenced(err):
+            raise
+        log.warning("%s %s/%s not deleted: uid precondition failed", kind, ns, name)
 
 
 def _not_switchable(live: Mapping[str, Any] | None, release_uid: str) -> str:

@@ -235,9 +235,7 @@ class Reconciler:
         Raises ``CleanupRetryError`` while a failing step deserves another try;
         once ``budget`` is spent it falls back, reports, and returns.
         """
-        cleanup = Cleanup(
-            self.kube, self.executor.infrastructure, self.executor.infrastructure_kind
-        )
+        cleanup = Cleanup(self.executor, self.clock())
         await cleanup.run(self.context(body), body, budget or CleanupBudget())
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from bluegreen.core.actions import DeleteDeployment, DeleteJob, DeleteService
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.status import InfrastructureStatus, ReleaseStatus
 from bluegreen.core.teardown import (
+    NO_INPUTS,
+    cleanup_report,
     destroy_inputs,
+    infrastructure_removal,
     infrastructure_was_attempted,
     own_services,
-    own_workloads,
     retains_infrastructure,
+    service_removals,
+    workload_removals,
 )
 
 from .world import make_spec
@@ -70,15 +75,50 @@ def obj(name: str, **meta: Any) -> dict[str, Any]:
     return {"metadata": {"name": name, **meta}}
 
 
-def test_only_workloads_the_release_controls() -> None:
+def test_only_workloads_the_release_controls_jobs_first() -> None:
+    mine = [{"uid": "uid-1", "controller": True}]
     objects = [
-        obj("mine", ownerReferences=[{"uid": "uid-1", "controller": True}]),
+        obj("mine", uid="d1", ownerReferences=mine, labels={"bluegreen.dev/revision": "abc"}),
         obj("not-controller", ownerReferences=[{"uid": "uid-1", "controller": False}]),
         obj("older-namesake", ownerReferences=[{"uid": "uid-0", "controller": True}]),
         obj("labels-only", labels={"bluegreen.dev/release": "shop"}),
     ]
-    assert own_workloads(objects, "uid-1") == ["mine"]
-    assert own_workloads(objects, "") == []
+    jobs = [obj("check", uid="j1", ownerReferences=mine), obj("their-check")]
+    assert workload_removals(jobs, objects, "uid-1") == (
+        DeleteJob(name="check", uid="j1"),
+        DeleteDeployment(name="mine", revision="abc", uid="d1"),
+    )
+    assert workload_removals(jobs, objects, "") == ()
+
+
+def test_infrastructure_goes_per_deletion_policy() -> None:
+    removal = infrastructure_removal(CTX, make_spec(), APPLIED)
+    assert removal.destroy is not None and removal.sweep_services and not removal.problem
+    assert removal.destroy.inputs.service_name == "shop"
+    retained = make_spec()
+    retained["infrastructure"]["deletionPolicy"] = "Retain"
+    assert infrastructure_removal(CTX, retained, APPLIED).destroy is None
+    assert not infrastructure_removal(CTX, retained, APPLIED).sweep_services
+    never_applied = infrastructure_removal(CTX, make_spec(), ReleaseStatus())
+    assert never_applied.destroy is None and never_applied.sweep_services
+    lost = infrastructure_removal(
+        CTX, bad_spec(), ReleaseStatus(infrastructure=InfrastructureStatus(failed_inputs_hash="h"))
+    )
+    assert (lost.destroy, lost.sweep_services, lost.problem) == (None, True, NO_INPUTS)
+
+
+def test_services_go_by_uid_and_the_report_names_every_problem() -> None:
+    ours = {"app.kubernetes.io/managed-by": "bluegreen-operator", "bluegreen.dev/release": "shop"}
+    services = iter([obj("shop", uid="s1", labels=ours), obj("foreign", uid="s2")])
+    assert service_removals(services, "shop") == (DeleteService(name="shop", uid="s1"),)
+    assert cleanup_report([]) is None
+    report = cleanup_report(["a failed", "b failed"])
+    assert report is not None
+    assert (report.type, report.reason, report.message) == (
+        "Warning",
+        "CleanupIncomplete",
+        "a failed; b failed",
+    )
 
 
 def test_only_services_labelled_for_the_release() -> None:

@@ -214,7 +214,7 @@ class WorldServices:
         )
         self.effects.carry_out(action)
 
-    async def delete(self, namespace: str, name: str) -> bool:
+    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
         self.effects.effect()
         self.world.violations.append(f"a step deleted Service {name}")
         return False
