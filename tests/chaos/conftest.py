@@ -14,6 +14,7 @@ from kubernetes import client, config
 
 from tests.chaos.faults import ControlPlane, Proxy, Replica, Supervisor
 from tests.conftest import Cluster, _cluster_dir, _healthy
+from tests.e2e.conftest import real_node  # noqa: F401  # live traffic runs on the real node
 from tests.integration.conftest import k, namespace  # noqa: F401  # shared fixtures
 from tests.integration.harness import Kubectl
 

@@ -66,8 +66,11 @@ class LoadGenerator:
         max_seconds: float = 300.0,
         max_requests: int = 200_000,
         timeout: float = 2.0,
+        pause: float = 0.0,
     ) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
+        """``pause``: seconds each worker waits between two requests (0: none), which
+        bounds the rate and the memory of a long run."""
+        self.host, self.port, self.timeout, self.pause = host, port, timeout, pause
         self.max_seconds, self.max_requests = max_seconds, max_requests
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -95,6 +98,8 @@ class LoadGenerator:
                 if len(self._samples) >= self.max_requests:
                     return
                 self._samples.append(sample)
+            if self.pause:
+                self._stop.wait(self.pause)
 
     def stop(self) -> list[Sample]:
         self._stop.set()

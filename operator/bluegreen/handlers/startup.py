@@ -42,6 +42,12 @@ async def configure(
     settings.peering.standalone = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # An API server coming back from a restart may accept a connection and then
+    # answer nothing for minutes; fail such requests quickly and let kopf retry,
+    # instead of waiting out aiohttp's five-minute default.
+    settings.watching.connect_timeout = 10
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 30
     config: OperatorConfig = memo["config"]
     metrics: Metrics = memo["metrics"]
     if config.namespaces:
