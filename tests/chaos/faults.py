@@ -220,8 +220,9 @@ def _zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def kill_processes_under(folder: Path, name: str = "terraform") -> int:
-    """SIGKILL every ``name`` process working under ``folder`` (a crash mid-run)."""
+def signal_processes_under(folder: Path, sig: int, name: str = "terraform") -> int:
+    """Send ``sig`` to every ``name`` process working under ``folder``: SIGKILL for a
+    crash mid-run, SIGSTOP for a run that hangs (the operator's timeout must end it)."""
     killed = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -233,6 +234,6 @@ def kill_processes_under(folder: Path, name: str = "terraform") -> int:
             continue
         if comm.startswith(name) and str(cwd).startswith(str(folder)):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
+                os.kill(int(proc.name), sig)
                 killed += 1
     return killed
