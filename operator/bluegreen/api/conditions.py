@@ -71,6 +71,8 @@ class Reason(StrEnum):
     READINESS_TIMEOUT = "ReadinessTimeout"
     SMOKE_CHECK_FAILED = "SmokeCheckFailed"
     HOLD_CHECK_FAILED = "HoldCheckFailed"
+    CONTAINERS_RESTARTING = "ContainersRestarting"
+    """Containers of a revision restarted after it became available (a crash loop)."""
     SWITCH_TIMEOUT = "SwitchTimeout"
     RELEASE_FAILED = "ReleaseFailed"
     MANUAL_ROLLBACK = "ManualRollback"

@@ -27,6 +27,9 @@ _DEPLOYMENT: Final = doc("Its Deployment.")
 _IMAGE: Final = doc("The image of its first container.")
 _REPLICAS: Final = doc("Desired replicas.")
 _READY_REPLICAS: Final = doc("Ready replicas last observed.")
+_RESTARTS: Final = doc(
+    "Container restarts of its pods when it became available: more since is a crash loop."
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class ActiveRevision:
     switched_at: str = field(
         default="", metadata=doc("When traffic was switched to it (RFC 3339).")
     )
+    restarts: int = field(default=0, metadata=_RESTARTS)
 
     def to_dict(self) -> dict[str, Any]:
         return plain_to_dict(self, omit_empty=True)
@@ -95,6 +99,7 @@ class Candidate:
     ready_at: str = field(
         default="", metadata=doc("When the candidate became Available (RFC 3339).")
     )
+    restarts: int = field(default=0, metadata=_RESTARTS)
 
     def to_dict(self) -> dict[str, Any]:
         return plain_to_dict(self, omit_empty=True)

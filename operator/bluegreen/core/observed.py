@@ -27,6 +27,9 @@ class DeploymentState:
     """Someone changed the pod template after we created it: its pods are not the ones
     that were checked (the Deployment controller counts template changes in
     ``deployment.kubernetes.io/revision``; ours stay at 1, scaling does not count)."""
+    restarts: int = 0
+    """Container restarts summed over its pods (ours only): a crash loop shows here
+    while readiness may still look fine between two crashes."""
 
     @property
     def available(self) -> bool:

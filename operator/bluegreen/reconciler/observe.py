@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from bluegreen.adapters.kube import Kube
@@ -62,8 +63,10 @@ async def observe(kube: Kube, body: Mapping[str, Any]) -> Observed:
         if found is not None and not _controlled(found, uid):
             foreign.add(wanted_name)
     deployments = _deployments(ours)
+    mine = owned_pods(pods, deployments)
+    deployments = with_restarts(deployments, mine)
     by_name = {str(s["metadata"]["name"]): s for s in services}
-    endpoints, unknown = count_ready_endpoints(slice_list, owned_pods(pods, deployments))
+    endpoints, unknown = count_ready_endpoints(slice_list, mine)
     annotations = meta.get("annotations") or {}
     return Observed(
         generation=int(meta.get("generation") or 0),
@@ -115,6 +118,19 @@ def owned_pods(pods: list[JSON], deployments: Mapping[str, DeploymentState]) -> 
         if any(str(ref.get("name", "")).startswith(f"{deployment.name}-") for ref in controllers):
             result.append(pod)
     return result
+
+
+def with_restarts(
+    deployments: Mapping[str, DeploymentState], pods: list[JSON]
+) -> dict[str, DeploymentState]:
+    """Each Deployment with the container restarts of its own pods summed."""
+    restarts: dict[str, int] = {}
+    for pod in pods:
+        revision = (pod["metadata"].get("labels") or {}).get(REVISION_LABEL, "")
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        count = sum(int(s.get("restartCount") or 0) for s in statuses)
+        restarts[revision] = restarts.get(revision, 0) + count
+    return {r: replace(d, restarts=restarts.get(r, 0)) for r, d in deployments.items()}
 
 
 def exposing_services(

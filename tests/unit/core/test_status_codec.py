@@ -37,6 +37,7 @@ def test_revision_blocks_round_trip_and_leave_out_empty_fields() -> None:
         "image": "shop:v2",
         "replicas": 3,
         "readyReplicas": 0,
+        "restarts": 0,
     }
     candidate = Candidate("def", "shop-def", "shop:v3", 3, "d", "s", 2, "r")
     held = Previous("abc", "shop-abc", "shop:v2", "t")

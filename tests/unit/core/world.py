@@ -167,6 +167,8 @@ class FakeDeployment:
     template_changed: bool = False
     """Someone edited its pod template by hand."""
     uid: str = ""
+    restarts: int = 0
+    """Container restarts of its pods (a crash loop counts up)."""
 
     def state(self) -> DeploymentState:
         return DeploymentState(
@@ -182,6 +184,7 @@ class FakeDeployment:
             deleting=self.deleting,
             template_changed=self.template_changed,
             uid=self.uid,
+            restarts=self.restarts,
         )
 
 

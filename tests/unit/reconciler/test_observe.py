@@ -11,6 +11,7 @@ from bluegreen.reconciler.observe import (
     exposing_services,
     owned_pods,
     service_names,
+    with_restarts,
 )
 
 
@@ -87,3 +88,24 @@ def test_services_whose_selector_matches_the_pods_are_reported() -> None:
     ]
     found = exposing_services(services, "shop", revision, spec, exclude={"shop"})
     assert found == ("catch-all",)
+
+
+def test_restarts_are_summed_per_revision_over_its_own_pods_only() -> None:
+    deployments = {
+        "aaa": DeploymentState(name="shop-aaa", revision="aaa", image="i", replicas=2),
+        "bbb": DeploymentState(name="shop-bbb", revision="bbb", image="i", replicas=1),
+    }
+
+    def restarted(name: str, revision: str, owner: str | None, *counts: int) -> dict[str, Any]:
+        body = _rs_pod(name, revision, owner)
+        body["status"] = {"containerStatuses": [{"restartCount": n} for n in counts]}
+        return body
+
+    pods = [
+        restarted("a1", "aaa", "shop-aaa-5d4f", 2, 1),
+        restarted("a2", "aaa", "shop-aaa-5d4f", 1),
+        restarted("lookalike", "aaa", None, 40),  # our labels, not our ReplicaSet
+        _rs_pod("b1", "bbb", "shop-bbb-77c9"),  # no status yet
+    ]
+    counted = with_restarts(deployments, owned_pods(pods, deployments))
+    assert (counted["aaa"].restarts, counted["bbb"].restarts) == (4, 0)

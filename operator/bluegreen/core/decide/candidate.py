@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from bluegreen.api.conditions import Reason
 from bluegreen.core import checks as chk
 from bluegreen.core import names
 from bluegreen.core.actions import CreateDeployment
@@ -28,6 +29,7 @@ from bluegreen.core.timefmt import format_time
 FAILURE_CONDITIONS = (
     (ConditionType.CHECKS_PASSED, "SmokeCheckFailed"),
     (ConditionType.CANDIDATE_READY, "ReadinessTimeout"),
+    (ConditionType.CANDIDATE_READY, Reason.CONTAINERS_RESTARTING),
 )
 """Conditions a failed candidate leaves behind, with the reason that names the failure."""
 
@@ -50,11 +52,23 @@ def release_candidate(view: ReleaseView, draft: Draft) -> None:
         _replace_modified(view, draft, candidate, deployment)
         return
     point_preview(view, draft)
+    restarted = restarts_since_ready(deployment, candidate)
+    if restarted:
+        # Checked before readiness: between two crashes the pods may look ready, and
+        # after one they are not, which alone would only wait for the deadline.
+        fail_candidate(
+            view,
+            draft,
+            Reason.CONTAINERS_RESTARTING,
+            f"{candidate.deployment}: {restarted} container restarts after it became available",
+        )
+        return
     if deployment is None or not deployment.available:
         _await_readiness(view, draft, candidate, deployment)
         return
     if not candidate.ready_at:
-        draft.set(preview=replace(candidate, ready_at=view.stamp))
+        # Restarts from here on are a crash loop; earlier ones (a slow dependency) are not.
+        draft.set(preview=replace(candidate, ready_at=view.stamp, restarts=deployment.restarts))
         draft.event("CandidateReady", f"{candidate.deployment} is available")
     preview = draft.status.preview
     if preview is not None:
@@ -63,6 +77,13 @@ def release_candidate(view: ReleaseView, draft: Draft) -> None:
         view, draft, ConditionType.CANDIDATE_READY, TRUE, "Available", candidate.deployment
     )
     _verify_and_gate(view, draft, deployment)
+
+
+def restarts_since_ready(deployment: DeploymentState | None, candidate: Candidate) -> int:
+    """Container restarts of an available candidate since it became available."""
+    if deployment is None or not candidate.ready_at:
+        return 0
+    return max(0, deployment.restarts - candidate.restarts)
 
 
 def _verify_and_gate(view: ReleaseView, draft: Draft, deployment: DeploymentState) -> None:

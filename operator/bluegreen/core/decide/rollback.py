@@ -67,6 +67,7 @@ def rollback(view: ReleaseView, draft: Draft, reason: str, why: str) -> ActionRe
             replicas=kept.replicas,
             ready_replicas=kept.ready_replicas,
             switched_at=view.stamp,
+            restarts=kept.restarts,
         ),
         # The bad revision stays only until connections through it have drained.
         previous=Previous(

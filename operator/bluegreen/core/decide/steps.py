@@ -12,6 +12,7 @@ from typing import Any
 
 from bluegreen.core.actions import ScaleDeployment
 from bluegreen.core.decide.candidate import release_candidate
+from bluegreen.core.decide.crashes import roll_back_restarting
 from bluegreen.core.decide.guards import foreign_object_named, report_exposure
 from bluegreen.core.decide.hold import hold, hold_beside_candidate
 from bluegreen.core.decide.human import human_action
@@ -44,6 +45,8 @@ def _advance(view: ReleaseView, draft: Draft) -> None:
     if infrastructure is InfrastructureState.APPLYING:
         return
     _sync_replicas(view, draft)
+    if roll_back_restarting(view, draft):
+        return
     if confirm_switch(view, draft) or revert_by_spec(view, draft) or retry_rollback(view, draft):
         return
     active = draft.status.active

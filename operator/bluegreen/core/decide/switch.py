@@ -51,6 +51,7 @@ def switch(view: ReleaseView, draft: Draft, fully_ready: bool) -> None:
             replicas=candidate.replicas,
             ready_replicas=candidate.ready_replicas,
             switched_at=view.stamp,
+            restarts=candidate.restarts,
         ),
         previous=previous,
         preview=None,
