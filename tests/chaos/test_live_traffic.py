@@ -36,7 +36,7 @@ from tests.chaos.watcher import InvariantWatcher, wait_until
 from tests.conftest import Cluster, _cluster_dir
 from tests.e2e.conftest import RealNode, _node_ready
 from tests.e2e.test_seed_story import bgr
-from tests.e2e.traffic import LoadGenerator, get
+from tests.e2e.traffic import LoadGenerator, Sample, get
 from tests.integration.harness import REPO, Kubectl, Release, wait_for
 
 pytestmark = pytest.mark.node
@@ -194,6 +194,8 @@ def test_releases_and_rollbacks_under_random_faults_lose_no_request(
             if plan.kind == "release":
                 last_good = str(ended["active"]["revision"])
             failed = [s for s in load.samples if s.start >= started and not s.ok]
+            if failed:
+                _explain(number, failed, injected, watcher)
             _record(
                 number,
                 plan,
@@ -223,6 +225,30 @@ def test_releases_and_rollbacks_under_random_faults_lose_no_request(
     assert wrong == [], wrong
     assert violations == [], violations
     assert failures == [], [(s.start, s.error, s.status) for s in failures[:10]]
+
+
+def _explain(number: int, failed: list[Sample], injected: float, watcher: InvariantWatcher) -> None:
+    """Failed requests next to the fault and the selector moves: what they coincide with."""
+    with watcher.lock:
+        moves = [
+            (round(t - injected, 2), r)
+            for t, r in zip(watcher.selected_at, watcher.selected, strict=True)
+            if t >= injected - 60
+        ]
+    kinds: dict[str, int] = {}
+    for sample in failed:
+        kind = (sample.error or f"HTTP {sample.status}").split(":")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    line = {
+        "release": number,
+        "failures": kinds,
+        "first_s": round(failed[0].start - injected, 2),
+        "last_s": round(failed[-1].start - injected, 2),
+        "selector_moves_s": moves,
+        "errors": sorted({s.error or str(s.status) for s in failed})[:5],
+    }
+    with Path(RESULTS).open("a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def _record(

@@ -43,6 +43,8 @@ class InvariantWatcher:
         self.violations: list[str] = []
         self.selected: list[str] = []
         """Every revision the stable Service selected, in order."""
+        self.selected_at: list[float] = []
+        """When the watch reported each of ``selected`` (monotonic seconds)."""
         self.phases: list[str] = []
         """Every phase the release went through, in order."""
         self.events = 0
@@ -148,6 +150,7 @@ class InvariantWatcher:
         if self.selected and self.selected[-1] == revision:
             return
         self.selected.append(revision)
+        self.selected_at.append(time.monotonic())
         if not self._revision_ready(revision):
             self.violations.append(f"switched to {revision}, which was not fully ready")
 
