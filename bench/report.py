@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.integration.harness import REPO
 
-from bench import chaos_report, check_report, failover_report
+from bench import chaos_report, check_report, failover_report, live_traffic_report
 from bench.latency import outliers
 
 LATENCY_ROWS = (
@@ -118,6 +118,7 @@ def render(results: Path) -> str:
     out += check_report.section(_load(results, "checks"), _load(results, "checks-traced"))
     out += failover_report.section(_load(results, "failover"))
     out += chaos_report.section(chaos_report.load(REPO / ".chaos" / "results.jsonl"))
+    out += live_traffic_report.section(chaos_report.load(REPO / ".chaos" / "live-traffic.jsonl"))
     out += _analysis(latency, traced, memory, results)
     out += _method()
     return "\n".join(out) + "\n"

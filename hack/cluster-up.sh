@@ -88,6 +88,20 @@ all_running() {
   [[ -f "${kubeconfig}" ]] && api_ready
 }
 
+processes_alive() {
+  local c
+  for c in "${components[@]}"; do alive "${c}" || return 1; done
+}
+
+# Every process alive but the API server not answering: it is restarting (or
+# busy), not half-started. Wait for it rather than tear a live cluster down.
+if processes_alive && [[ -f "${kubeconfig}" ]] && ! api_ready; then
+  log "the API server of the running cluster is not ready; waiting up to 90s"
+  for _ in $(seq 1 180); do
+    api_ready && break
+    sleep 0.5
+  done
+fi
 if all_running; then
   log "already running: KUBECONFIG=${kubeconfig}"
   if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then

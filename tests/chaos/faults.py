@@ -90,6 +90,9 @@ class Proxy(threading.Thread):
             except OSError:
                 client.close()
                 continue
+            # The timeout bounds the connect only: a watch stream may stay quiet for
+            # minutes, and a proxy that drops it then would hide events from its client.
+            server.settimeout(None)
             with self.lock:
                 self.connections += [client, server]
             for a, b in ((client, server), (server, client)):
@@ -105,7 +108,11 @@ class Proxy(threading.Thread):
         except OSError:
             pass
         finally:
+            # shutdown, not just close: the other direction's thread still blocks in
+            # recv on these sockets, and only shutdown makes the peers see the end.
             for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
                 end.close()
 
     def cut(self) -> None:

@@ -5,26 +5,19 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from bluegreen.adapters.kube_events import Events
 from bluegreen.adapters.kube_rest import JSON, KubeError, KubeRest
-from bluegreen.api.timefmt import format_time
 from bluegreen.api.v1alpha1 import (
     ACTION_ANNOTATION,
     API_VERSION,
-    FIELD_MANAGER,
-    KIND,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     PLURAL,
     RELEASE_LABEL,
 )
-
-log = logging.getLogger(__name__)
 
 
 def _release_selector(release: str) -> str:
@@ -140,9 +133,13 @@ class Deployments:
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
         await self.rest.merge_patch(self._path(namespace, name), {"spec": {"replicas": replicas}})
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
-        """Delete; with ``uid``, only that very object (a look-alike re-created meanwhile stays)."""
-        return await self.rest.delete(self._path(namespace, name), uid=uid)
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
+        """Delete; with ``uid`` (and ``resource_version``) only that very object, as observed."""
+        return await self.rest.delete(
+            self._path(namespace, name), uid=uid, resource_version=resource_version
+        )
 
 
 class Services:
@@ -191,9 +188,13 @@ class Services:
     async def merge_patch(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await self.rest.merge_patch(self._path(namespace, name), patch)
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
-        """Delete; with ``uid``, only that very object (a look-alike re-created meanwhile stays)."""
-        return await self.rest.delete(self._path(namespace, name), uid=uid)
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
+        """Delete; with ``uid`` (and ``resource_version``) only that very object, as observed."""
+        return await self.rest.delete(
+            self._path(namespace, name), uid=uid, resource_version=resource_version
+        )
 
 
 class Endpoints:
@@ -229,57 +230,15 @@ class Jobs:
     async def create(self, manifest: Mapping[str, Any]) -> None:
         await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
         return await self.rest.delete(
-            self._path(namespace, name), propagation="Background", uid=uid
+            self._path(namespace, name),
+            propagation="Background",
+            uid=uid,
+            resource_version=resource_version,
         )
-
-
-class Events:
-    """Kubernetes Events on the BlueGreenRelease, as ``kubectl describe`` shows them."""
-
-    def __init__(self, rest: KubeRest, component: str = FIELD_MANAGER) -> None:
-        self.rest = rest
-        self.component = component
-
-    async def post(
-        self, release: Mapping[str, Any], event_type: str, reason: str, message: str
-    ) -> None:
-        meta = release["metadata"]
-        now = format_time(datetime.now(UTC))
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": f"{meta['name']}.{uuid.uuid4().hex[:12]}",
-                "namespace": meta["namespace"],
-            },
-            "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": KIND,
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "uid": meta.get("uid", ""),
-            },
-            "type": event_type,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": self.component},
-            "reportingComponent": self.component,
-            "reportingInstance": self.component,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            await self.rest.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
-        except KubeError as err:
-            # Events inform humans; a release must never stall because one was refused.
-            if err.namespace_terminating:
-                return  # the release is going away with its namespace
-            log.warning(
-                "event %s on %s/%s not posted: %s", reason, meta["namespace"], meta["name"], err
-            )
 
 
 class Kube:

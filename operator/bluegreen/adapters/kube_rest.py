@@ -162,15 +162,19 @@ class KubeRest:
             content_type=JSON_PATCH,
         )
 
-    async def delete(self, path: str, propagation: str = "Background", uid: str = "") -> bool:
-        """Delete; False when it was already gone. ``uid`` makes it a precondition."""
+    async def delete(
+        self, path: str, propagation: str = "Background", uid: str = "", resource_version: str = ""
+    ) -> bool:
+        """Delete; False when it was already gone. ``uid`` and ``resource_version`` are
+        preconditions: the API server answers 409 when the object is another or changed."""
         options: dict[str, Any] = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
             "propagationPolicy": propagation,
         }
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         try:
             await self.request("DELETE", path, body=options)
         except KubeError as err:

@@ -47,6 +47,9 @@ class DeleteDeployment:
     revision: str
     uid: str = ""
     """The observed object's uid, sent as a delete precondition."""
+    resource_version: str = ""
+    """The observed resourceVersion, a precondition too: an object changed since it was
+    observed is not deleted; the next step looks again."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class DeleteJob:
 
     name: str
     uid: str
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class DeleteService:
     name: str
     uid: str
     """The observed object's uid, sent as a delete precondition."""
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class DeploymentState:
     deleting: bool = False
     uid: str = ""
     """Deletes carry it as a precondition: never delete a look-alike re-created meanwhile."""
+    resource_version: str = ""
     template_changed: bool = False
     """Someone changed the pod template after we created it: its pods are not the ones
     that were checked (the Deployment controller counts template changes in
@@ -79,6 +80,7 @@ class JobState:
     failed: bool = False
     message: str = ""
     uid: str = ""
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)

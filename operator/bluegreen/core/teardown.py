@@ -110,7 +110,11 @@ def workload_removals(
 ) -> tuple[DeleteJob | DeleteDeployment, ...]:
     """Delete the Jobs, then the Deployments, that the release with ``uid`` controls."""
     removals: list[DeleteJob | DeleteDeployment] = [
-        DeleteJob(name=str(job["metadata"]["name"]), uid=str(job["metadata"].get("uid", "")))
+        DeleteJob(
+            name=str(job["metadata"]["name"]),
+            uid=str(job["metadata"].get("uid", "")),
+            resource_version=str(job["metadata"].get("resourceVersion", "")),
+        )
         for job in _controlled(jobs, uid)
     ]
     for deployment in _controlled(deployments, uid):
@@ -120,6 +124,7 @@ def workload_removals(
                 name=str(meta["name"]),
                 revision=str((meta.get("labels") or {}).get(REVISION_LABEL, "")),
                 uid=str(meta.get("uid", "")),
+                resource_version=str(meta.get("resourceVersion", "")),
             )
         )
     return tuple(removals)
@@ -146,7 +151,11 @@ def service_removals(
     listed = list(services)
     wanted = set(own_services(listed, release))
     return tuple(
-        DeleteService(name=str(svc["metadata"]["name"]), uid=str(svc["metadata"].get("uid", "")))
+        DeleteService(
+            name=str(svc["metadata"]["name"]),
+            uid=str(svc["metadata"].get("uid", "")),
+            resource_version=str(svc["metadata"].get("resourceVersion", "")),
+        )
         for svc in listed
         if str(svc["metadata"]["name"]) in wanted
     )

@@ -72,9 +72,9 @@ class Executor:
                 return await self._create_deployment(manifest, status, generation, now)
             case act.ScaleDeployment(name=deployment, replicas=replicas):
                 await self.kube.deployments.scale(ns, deployment, replicas)
-            case act.DeleteDeployment(name=deployment, uid=uid):
+            case act.DeleteDeployment(name=deployment, uid=uid, resource_version=version):
                 await _delete_if_same(
-                    self.kube.deployments.delete, "Deployment", ns, deployment, uid
+                    self.kube.deployments.delete, "Deployment", ns, deployment, uid, version
                 )
             case act.PatchSelector(stable=stable):
                 await self._patch_selector(ns, str(meta.get("uid", "")), action)
@@ -83,10 +83,12 @@ class Executor:
                     self.metrics.switch_latency.labels(ns).observe(time.monotonic() - step_started)
             case act.CreateJob():
                 return await self._create_job(action, status, generation, now)
-            case act.DeleteJob(name=job_name, uid=uid):
-                await _delete_if_same(self.kube.jobs.delete, "Job", ns, job_name, uid)
-            case act.DeleteService(name=service, uid=uid):
-                await _delete_if_same(self.kube.services.delete, "Service", ns, service, uid)
+            case act.DeleteJob(name=job_name, uid=uid, resource_version=version):
+                await _delete_if_same(self.kube.jobs.delete, "Job", ns, job_name, uid, version)
+            case act.DeleteService(name=service, uid=uid, resource_version=version):
+                await _delete_if_same(
+                    self.kube.services.delete, "Service", ns, service, uid, version
+                )
             case act.DeleteJobs(keep_revisions=keep):
                 for job in await self.kube.jobs.list_for_release(ns, name):
                     revision = (job["metadata"].get("labels") or {}).get(REVISION_LABEL)
@@ -182,15 +184,26 @@ class Executor:
 
 
 async def _delete_if_same(
-    delete: Callable[..., Awaitable[bool]], kind: str, ns: str, name: str, uid: str
+    delete: Callable[..., Awaitable[bool]],
+    kind: str,
+    ns: str,
+    name: str,
+    uid: str,
+    resource_version: str,
 ) -> None:
-    """Delete that very object; one re-created under its name since is not ours to delete."""
+    """Delete that very object, unchanged since it was observed.
+
+    One re-created under its name since is not ours to delete; one changed since
+    is looked at again: the delete is skipped, the change wakes the release, and
+    the next step decides on what it sees (a settled release collects Deployments
+    and Jobs no status block accounts for).
+    """
     try:
-        await delete(ns, name, uid=uid)
+        await delete(ns, name, uid=uid, resource_version=resource_version)
     except KubeError as err:
         if not _fenced(err):
             raise
-        log.warning("%s %s/%s not deleted: uid precondition failed", kind, ns, name)
+        log.warning("%s %s/%s not deleted: changed since it was observed", kind, ns, name)
 
 
 def _not_switchable(live: Mapping[str, Any] | None, release_uid: str) -> str:

@@ -203,6 +203,7 @@ def _deployments(items: list[JSON]) -> dict[str, DeploymentState]:
             observed_generation=int(status.get("observedGeneration") or 0),
             deleting=bool(meta.get("deletionTimestamp")),
             uid=str(meta.get("uid", "")),
+            resource_version=str(meta.get("resourceVersion", "")),
             template_changed=(meta.get("annotations") or {}).get(TEMPLATE_REVISION_ANNOTATION, "1")
             != "1",
         )
@@ -249,5 +250,6 @@ def _jobs(items: list[JSON]) -> dict[str, JobState]:
             failed=failed is not None,
             message=str((failed or {}).get("message") or (failed or {}).get("reason") or ""),
             uid=str(meta.get("uid", "")),
+            resource_version=str(meta.get("resourceVersion", "")),
         )
     return result

@@ -55,7 +55,9 @@ class DeploymentsPort(Protocol):
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None: ...
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool: ...
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool: ...
 
 
 class ServicesPort(Protocol):
@@ -73,7 +75,9 @@ class ServicesPort(Protocol):
         """Replace ``spec.selector`` only, fenced on uid and resourceVersion when given."""
         ...
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool: ...
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool: ...
 
 
 class JobsPort(Protocol):
@@ -81,7 +85,9 @@ class JobsPort(Protocol):
 
     async def create(self, manifest: Mapping[str, Any]) -> None: ...
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool: ...
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool: ...
 
 
 class EventsPort(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bluegreen.adapters.kube import Kube, StatusChangedError
-from bluegreen.adapters.kube_rest import KubeRest, NotLeadingError, make_api_client
+from bluegreen.adapters.kube_rest import KubeError, KubeRest, NotLeadingError, make_api_client
 from tests.conftest import Cluster
 from tests.integration.harness import Kubectl, release
 
@@ -77,3 +77,44 @@ async def test_status_is_written_over_a_metadata_change_but_not_over_another_wri
     with pytest.raises(StatusChangedError):
         await kube.releases.patch_status_as_read(read, {"message": "stale"}, attempts=3)
     assert (await kube.releases.get(namespace, "shop") or {})["status"]["message"] == "theirs"
+
+
+async def test_a_delete_lands_only_on_the_object_as_observed(
+    k: Kubectl, namespace: str, fenced: tuple[Kube, Switch]
+) -> None:
+    kube, _ = fenced
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "probe", "namespace": namespace},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
+    seen = k.json("get", "service", "probe", "-n", namespace)["metadata"]
+    # Changed since it was observed: a label written by someone else.
+    k.run("label", "service", "probe", "-n", namespace, "team=payments")
+    with pytest.raises(KubeError) as stale:
+        await kube.services.delete(
+            namespace, "probe", uid=seen["uid"], resource_version=seen["resourceVersion"]
+        )
+    assert stale.value.status == 409
+    assert k.json("get", "service", "probe", "-n", namespace) is not None
+    # Another object under the same name: never deleted by the first one's uid.
+    k.run("delete", "service", "probe", "-n", namespace)
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "probe", "namespace": namespace},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
+    with pytest.raises(KubeError) as other:
+        await kube.services.delete(namespace, "probe", uid=seen["uid"])
+    assert other.value.status == 409
+    current = k.json("get", "service", "probe", "-n", namespace)["metadata"]
+    assert await kube.services.delete(
+        namespace, "probe", uid=current["uid"], resource_version=current["resourceVersion"]
+    )
+    assert k.json("get", "service", "probe", "-n", namespace) is None

@@ -78,7 +78,13 @@ def obj(name: str, **meta: Any) -> dict[str, Any]:
 def test_only_workloads_the_release_controls_jobs_first() -> None:
     mine = [{"uid": "uid-1", "controller": True}]
     objects = [
-        obj("mine", uid="d1", ownerReferences=mine, labels={"bluegreen.dev/revision": "abc"}),
+        obj(
+            "mine",
+            uid="d1",
+            resourceVersion="71",
+            ownerReferences=mine,
+            labels={"bluegreen.dev/revision": "abc"},
+        ),
         obj("not-controller", ownerReferences=[{"uid": "uid-1", "controller": False}]),
         obj("older-namesake", ownerReferences=[{"uid": "uid-0", "controller": True}]),
         obj("labels-only", labels={"bluegreen.dev/release": "shop"}),
@@ -86,7 +92,7 @@ def test_only_workloads_the_release_controls_jobs_first() -> None:
     jobs = [obj("check", uid="j1", ownerReferences=mine), obj("their-check")]
     assert workload_removals(jobs, objects, "uid-1") == (
         DeleteJob(name="check", uid="j1"),
-        DeleteDeployment(name="mine", revision="abc", uid="d1"),
+        DeleteDeployment(name="mine", revision="abc", uid="d1", resource_version="71"),
     )
     assert workload_removals(jobs, objects, "") == ()
 

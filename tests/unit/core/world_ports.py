@@ -178,10 +178,14 @@ class WorldDeployments:
         )
         self.effects.carry_out(action)
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
         self.effects.effect()
         action = self.effects.match(
-            DeleteDeployment, lambda a: a.name == name and a.uid == uid, f"deleted {name}"
+            DeleteDeployment,
+            lambda a: (a.name, a.uid, a.resource_version) == (name, uid, resource_version),
+            f"deleted {name}",
         )
         self.effects.carry_out(action)
         return action is not None
@@ -214,7 +218,9 @@ class WorldServices:
         )
         self.effects.carry_out(action)
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
         self.effects.effect()
         self.world.violations.append(f"a step deleted Service {name}")
         return False
@@ -236,10 +242,14 @@ class WorldJobs:
         action = self.effects.match(CreateJob, lambda a: a.manifest == manifest, "created a Job")
         self.effects.carry_out(action)
 
-    async def delete(self, namespace: str, name: str, uid: str = "") -> bool:
+    async def delete(
+        self, namespace: str, name: str, uid: str = "", resource_version: str = ""
+    ) -> bool:
         self.effects.effect()
         action = self.effects.match(
-            DeleteJob, lambda a: a.name == name and a.uid == uid, f"deleted Job {name}"
+            DeleteJob,
+            lambda a: (a.name, a.uid, a.resource_version) == (name, uid, resource_version),
+            f"deleted Job {name}",
         )
         self.effects.carry_out(action)
         return action is not None

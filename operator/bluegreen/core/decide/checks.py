@@ -90,7 +90,7 @@ def _prune_finished_jobs(view: ReleaseView, draft: Draft, target: _CheckRun, run
         name = target.job_name(view, older)
         job = view.observed.jobs.get(name)
         if job is not None and (job.succeeded or job.failed):
-            draft.act(DeleteJob(name, job.uid))
+            draft.act(DeleteJob(name, job.uid, job.resource_version))
 
 
 def _observe_job(view: ReleaseView, draft: Draft, target: _CheckRun, last: CheckStatus) -> None:

@@ -38,7 +38,7 @@ def delete_unselected(
     queued = any(isinstance(a, DeleteDeployment) and a.revision == revision for a in draft.actions)
     live = view.observed.deployments.get(revision)
     if live is not None and not queued:
-        draft.act(DeleteDeployment(deployment, revision, uid or live.uid))
+        draft.act(DeleteDeployment(deployment, revision, uid or live.uid, live.resource_version))
 
 
 def delete_strays(view: ReleaseView, draft: Draft, records_of: str = "") -> None:

@@ -74,7 +74,11 @@ def collect_previous(view: ReleaseView, draft: Draft) -> bool:
         return False
     live = view.observed.deployments.get(previous.revision)
     if live is not None:
-        draft.act(DeleteDeployment(previous.deployment, previous.revision, live.uid))
+        draft.act(
+            DeleteDeployment(
+                previous.deployment, previous.revision, live.uid, live.resource_version
+            )
+        )
     draft.event("PreviousDeleted", f"deleted {previous.deployment} after the hold")
     draft.set(previous=None)
     draft.continue_now = True
