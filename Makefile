@@ -42,8 +42,8 @@ node-down: ## Stop the real node only
 e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
 	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
 
-chaos: venv toolchain ## Every fault in every phase (tests/chaos; `make test` runs one phase per fault)
-	BLUEGREEN_CHAOS=full hack/run-tests.sh tests/chaos
+chaos: venv toolchain ## Every fault in every phase, 100 live-traffic releases (tests/chaos; `make test`: the short form)
+	BLUEGREEN_CHAOS=full BLUEGREEN_REAL_NODE=1 hack/run-tests.sh tests/chaos
 
 ##@ Generate
 manifests: venv ## Write the CRD (crds/, manifests/crd/) and health.lua's names from operator/bluegreen/api

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.integration.harness import Operator, wait_for
 
@@ -64,7 +65,9 @@ class Supervisor(threading.Thread):
 
 class Proxy(threading.Thread):
     """A TCP proxy to the API server; ``cut()`` drops every connection and refuses new
-    ones until ``heal()``: a network partition of whoever connects through it."""
+    ones until ``heal()``: a network partition of whoever connects through it.
+    ``latency`` delays every chunk the API server sends (an API server slowed down,
+    as toxiproxy's latency toxic does)."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         super().__init__(daemon=True)
@@ -75,6 +78,7 @@ class Proxy(threading.Thread):
         self.open.set()
         self.connections: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.latency = 0.0
 
     def run(self) -> None:
         while True:
@@ -95,15 +99,17 @@ class Proxy(threading.Thread):
             server.settimeout(None)
             with self.lock:
                 self.connections += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
         try:
             while self.open.is_set():
                 data = source.recv(65536)
                 if not data:
                     break
+                if answers and self.latency:
+                    time.sleep(self.latency)
                 sink.sendall(data)
         except OSError:
             pass
@@ -175,6 +181,79 @@ def partition_leader(replicas: list[Replica], proxies: dict[int, Proxy]) -> Call
             wait_for("the standby to take over", lambda: standby.role() == "leader", 60)
         finally:
             proxy.heal()
+
+    return inject
+
+
+SLOW_SECONDS = 20.0
+"""How long the API server stays slow."""
+
+
+def slow_api(proxies: dict[int, Proxy], latency: float = 0.5) -> Callable[..., None]:
+    """Every answer of the API server to both replicas delayed by ``latency``, for a while."""
+
+    def inject(replicas: list[Replica], supervisor: Supervisor) -> None:
+        for proxy in proxies.values():
+            proxy.latency = latency
+        try:
+            time.sleep(SLOW_SECONDS)  # the fault's duration, not a wait for a condition
+        finally:
+            for proxy in proxies.values():
+                proxy.latency = 0.0
+
+    return inject
+
+
+def failing_writes(api: Any, namespace: str) -> Callable[..., None]:
+    """The API server answers 500 to every write of the release's objects, for a while.
+
+    A validating admission webhook with ``failurePolicy: Fail`` whose endpoint
+    refuses connections: the API server itself fails each matching CREATE,
+    UPDATE (patches included) and DELETE of Services, Deployments and releases
+    (status too) in ``namespace`` with an internal error. Controllers' status
+    writes of Deployments and the Lease are not matched.
+    """
+    from kubernetes import client
+
+    name = f"chaos-500-{namespace}"
+    body = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [
+            {
+                "name": "fail.chaos.bluegreen.dev",
+                "clientConfig": {"url": "https://127.0.0.1:1/fail"},
+                "rules": [
+                    {
+                        "apiGroups": ["", "apps", "bluegreen.dev"],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE", "DELETE"],
+                        "resources": [
+                            "services",
+                            "deployments",
+                            "bluegreenreleases",
+                            "bluegreenreleases/status",
+                        ],
+                        "scope": "Namespaced",
+                    }
+                ],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 1,
+            }
+        ],
+    }
+
+    def inject(replicas: list[Replica], supervisor: Supervisor) -> None:
+        admission = client.AdmissionregistrationV1Api(api)
+        admission.create_validating_webhook_configuration(body)
+        try:
+            time.sleep(SLOW_SECONDS)  # the fault's duration, not a wait for a condition
+        finally:
+            admission.delete_validating_webhook_configuration(name)
 
     return inject
 

@@ -2,8 +2,10 @@
 
 Two operator replicas elect a leader; a release goes v1 → v2. When the
 invariant watcher sees the phase under test, the fault is injected: the
-leader killed, paused past its Lease, cut off from the API server, or the
-API server or etcd restarted. The release must then reach the end state a
+leader killed, paused past its Lease, cut off from the API server, the API
+server slowed (every answer delayed half a second for 20 s) or failing every
+write of the release's objects with a 500 (20 s), or the API server or etcd
+restarted. The release must then reach the end state a
 fault-free run reaches (Complete and Ready on the wanted revision, only that
 revision's Deployment left), and the watcher must have seen no violation of
 DESIGN.md's invariants at any moment.
@@ -23,7 +25,15 @@ from typing import Any
 import pytest
 
 from tests.chaos.conftest import FULL, Chaos
-from tests.chaos.faults import Replica, Supervisor, kill_leader, partition_leader, pause_leader
+from tests.chaos.faults import (
+    Replica,
+    Supervisor,
+    failing_writes,
+    kill_leader,
+    partition_leader,
+    pause_leader,
+    slow_api,
+)
 from tests.chaos.watcher import InvariantWatcher, wait_until
 from tests.integration.harness import REPO, App, Kubectl, Release, release
 
@@ -32,8 +42,18 @@ HOLD_SECONDS = 12
 RECOVER_TIMEOUT = 180
 RESULTS = REPO / ".chaos" / "results.jsonl"
 PHASES = ("Provisioning", "Deploying", "Verifying", "Switching", "Holding")
-FAULTS = ("leader-kill", "leader-pause", "leader-partition", "apiserver-restart", "etcd-restart")
+FAULTS = (
+    "leader-kill",
+    "leader-pause",
+    "leader-partition",
+    "apiserver-restart",
+    "apiserver-slow",
+    "apiserver-500",
+    "etcd-restart",
+)
 SHORT = {
+    "apiserver-slow": "Provisioning",
+    "apiserver-500": "Holding",
     "leader-kill": "Verifying",
     "leader-pause": "Holding",
     "leader-partition": "Deploying",
@@ -51,6 +71,10 @@ def _injector(fault: str, chaos: Chaos) -> Callable[[list[Replica], Supervisor],
         return pause_leader
     if fault == "leader-partition":
         return partition_leader(chaos.replicas, chaos.proxies)
+    if fault == "apiserver-slow":
+        return slow_api(chaos.proxies)
+    if fault == "apiserver-500":
+        return failing_writes(chaos.api, chaos.namespace)
     component = "kube-apiserver" if fault == "apiserver-restart" else "etcd"
     if not (chaos.control_plane.pids / f"{component}.pid").is_file():
         pytest.skip(f"{component} is not a process of the project's own cluster")
