@@ -80,7 +80,7 @@ async def _elect(
         loop.add_signal_handler(sig, stop.set)
     api = await make_api_client(config.kubeconfig)
     elector = LeaderElector(
-        KubeRest(api),
+        KubeRest(api, on_response=metrics.count_request),
         config.leader_election_namespace,
         config.leader_election_id,
         _identity(),

@@ -16,6 +16,7 @@ import aiohttp
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
+from bluegreen.adapters.api_paths import resource_of, verb_of
 from bluegreen.api.v1alpha1 import FIELD_MANAGER
 
 JSON = dict[str, Any]
@@ -74,10 +75,15 @@ async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
 
 class KubeRest:
     def __init__(
-        self, api: k8s_client.ApiClient, may_write: Callable[[], bool] = lambda: True
+        self,
+        api: k8s_client.ApiClient,
+        may_write: Callable[[], bool] = lambda: True,
+        on_response: Callable[[str, str, int], None] = lambda verb, resource, code: None,
     ) -> None:
         self.api = api
         self.may_write = may_write
+        self.on_response = on_response
+        """Told (verb, resource, HTTP code; 0 for a transport error) of every request."""
         """Consulted before every write: False (a replica without the Lease) refuses it."""
 
     def check_writable(self) -> None:
@@ -110,15 +116,21 @@ class KubeRest:
             status = int(response.status)
             response.release()
         except k8s_client.ApiException as err:
+            self._count(method, path, int(err.status or 0))
             raise KubeError(int(err.status or 0), str(err.reason)) from err
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             # A dropped connection (an API server restart) is a transport error like
             # any other: the step is retried with backoff, nothing is recorded.
+            self._count(method, path, 0)
             raise KubeError(0, f"transport error: {err!r}") from err
+        self._count(method, path, status)
         payload: JSON = json.loads(data) if data else {}
         if not 200 <= status < 300:
             raise KubeError(status, str(payload.get("message") or payload or status))
         return payload
+
+    def _count(self, method: str, path: str, code: int) -> None:
+        self.on_response(verb_of(method, path), resource_of(path), code)
 
     async def get(self, path: str) -> JSON | None:
         try:

@@ -71,11 +71,21 @@ class Metrics:
             registry=r,
         )
 
+        self.api_requests = Counter(
+            "bluegreen_api_requests",
+            "Requests this replica sent the API server (reconciles and leader election; "
+            "kopf's own watches are not counted)",
+            ["verb", "resource", "code"],
+            registry=r,
+        )
         self.leader = Gauge(
             "bluegreen_leader",
             "1 while this replica holds the Lease and acts; 0 while it stands by",
             registry=r,
         )
+
+    def count_request(self, verb: str, resource: str, code: int) -> None:
+        self.api_requests.labels(verb, resource, str(code)).inc()
 
     def set_phase(self, namespace: str, release: str, phase: str) -> None:
         for candidate in PHASES:

@@ -59,7 +59,13 @@ async def configure(
     fence: Fence = memo["fence"]
     # Every write of this replica consults the Lease: a deposed or paused leader's
     # writes never leave the process (see adapters/leader_election.py).
-    kube = Kube(KubeRest(await make_api_client(config.kubeconfig), may_write=lambda: fence.leading))
+    kube = Kube(
+        KubeRest(
+            await make_api_client(config.kubeconfig),
+            may_write=lambda: fence.leading,
+            on_response=metrics.count_request,
+        )
+    )
     session = aiohttp.ClientSession()
     infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
     kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"
