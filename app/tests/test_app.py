@@ -70,3 +70,52 @@ def test_main_exits_2_on_bad_version(
         demo.main(["--port", "0"])
     assert exited.value.code == 2
     assert "APP_VERSION='v9'" in capsys.readouterr().err
+
+
+def test_metrics_count_requests_by_path_and_code() -> None:
+    client = demo.create_app({"APP_VERSION": "v1"}).test_client()
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'app_requests_total{code="200",path="/"} 3.0' in text
+    assert 'app_requests_total{code="200",path="/healthz"} 1.0' in text
+    assert 'app_request_duration_seconds_count{path="/"} 3.0' in text
+    assert "/metrics" not in text  # scrapes are not traffic
+
+
+@pytest.mark.parametrize(("rate", "failed"), [(0.0, 0), (0.25, 25), (0.5, 50), (1.0, 100)])
+def test_an_error_rate_fails_exactly_that_share(rate: float, failed: int) -> None:
+    client = demo.create_app({"APP_ERROR_RATE": str(rate)}).test_client()
+    codes = [client.get("/").status_code for _ in range(100)]
+    assert codes.count(500) == failed
+    assert codes.count(200) == 100 - failed
+    assert client.get("/healthz").status_code == 200  # probes stay green: the pod serves
+    text = client.get("/metrics").get_data(as_text=True)
+    if failed:
+        assert f'app_requests_total{{code="500",path="/"}} {float(failed)}' in text
+
+
+def test_a_delay_slows_every_answer() -> None:
+    client = demo.create_app({"APP_DELAY_SECONDS": "0.05"}).test_client()
+    started = demo.time.monotonic()
+    assert client.get("/").status_code == 200
+    assert demo.time.monotonic() - started >= 0.05
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'app_request_duration_seconds_bucket{le="0.05",path="/"} 0.0' in text
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"APP_ERROR_RATE": "1.5"},
+        {"APP_ERROR_RATE": "-0.1"},
+        {"APP_ERROR_RATE": "half"},
+        {"APP_ERROR_RATE": "nan"},
+        {"APP_DELAY_SECONDS": "61"},
+        {"APP_DELAY_SECONDS": "inf"},
+    ],
+)
+def test_bad_misbehaviour_settings_fail_at_start(env: dict[str, str]) -> None:
+    with pytest.raises(demo.ConfigError):
+        demo.create_app(env)
