@@ -50,6 +50,7 @@ class FakeCluster:
         self.leases: dict[str, Any] = {}
         self.services: dict[tuple[str, str], Any] = {}
         self.deleted: list[str] = []
+        self.deleted_versions: list[tuple[str, str]] = []
 
     async def state_secret(self, key: str) -> Any:
         return self.secrets.get(key)
@@ -64,8 +65,10 @@ class FakeCluster:
     async def lease(self, key: str) -> Any:
         return self.leases.get(key)
 
-    async def delete_lease(self, key: str, uid: str) -> None:
+    async def delete_lease(self, key: str, uid: str, resource_version: str = "") -> None:
         self.deleted.append(f"lease/{key}")
+        self.deleted_versions.append((uid, resource_version))
+        self.leases.pop(key, None)
 
     async def service(self, namespace: str, name: str) -> Any:
         return self.services.get((namespace, name))
@@ -113,6 +116,8 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **cases: str) -> P
         f"""#!/bin/bash
 replay() {{
   for f in "{FIXTURES}/$1.jsonl" "{FIXTURES}/$1.json"; do [[ -f $f ]] && cat "$f"; done
+  python3 -c 'import json,sys; sys.stderr.write(json.load(open(sys.argv[1]))["stderr"])' \
+    "{FIXTURES}/$1.meta.json"
   exit "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["returncode"])' \\
     "{FIXTURES}/$1.meta.json")"
 }}
@@ -475,6 +480,40 @@ async def test_a_stale_lock_is_force_unlocked_and_the_step_retried(
     assert next(argv for argv in ran(tmp_path) if argv[0] == "force-unlock")[-1] == "lock-2"
     assert "lock lock-2 is 36" in caplog.text  # ~3600 s old
     assert "stale lock lock-2 force-unlocked" in caplog.text
+
+
+async def test_a_stale_lock_met_by_init_is_broken_through_its_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A run killed before the release's first state existed: init itself meets the
+    # lock, and force-unlock can't run before init. The Lease goes, fenced.
+    cluster = FakeCluster()
+    lease = lock_lease("lock-4", datetime.now(UTC) - timedelta(hours=1))
+    lease["metadata"].update(uid="lease-uid", resourceVersion="41")
+    cluster.leases[KEY] = lease
+    cli = stand_in(
+        tmp_path,
+        monkeypatch,
+        init=f"[[ -f '{tmp_path}/inited' ]] || {{ touch '{tmp_path}/inited'; replay init-locked; }}"
+        "; mkdir -p .terraform",
+    )
+    caplog.set_level(logging.WARNING, logger=ADAPTER_LOG)
+    await infra(tmp_path, cluster, terraform_bin=str(cli), timeout_seconds=100).apply(inputs())
+    assert commands_run(tmp_path)[:2] == ["init", "init"]
+    assert cluster.deleted == [f"lease/{KEY}"]
+    assert cluster.deleted_versions == [("lease-uid", "41")]
+    assert "lock lock-4 is 36" in caplog.text and "breaking it" in caplog.text
+
+
+async def test_a_young_lock_met_by_init_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster()
+    cluster.leases[KEY] = lock_lease("lock-5", datetime.now(UTC) - timedelta(seconds=10))
+    cli = stand_in(tmp_path, monkeypatch, init="replay init-locked")
+    with pytest.raises(InfrastructureError, match=r"terraform init failed: .*lock lock-5"):
+        await infra(tmp_path, cluster, terraform_bin=str(cli), timeout_seconds=100).apply(inputs())
+    assert cluster.deleted == []
 
 
 async def test_a_lock_released_meanwhile_is_just_retried(

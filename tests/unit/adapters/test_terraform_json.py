@@ -301,3 +301,10 @@ def test_declared_variables_sees_the_sensitive_flag() -> None:
         'variable "port" {\n  type = number\n}\n'
     )
     assert declared_variables([source]) == {"token": True, "port": False}
+
+
+def test_init_meeting_a_held_lock_is_a_lock_error() -> None:
+    # The kubernetes backend's own words when init would create the first state.
+    found = diagnostics.from_text(captured("init-locked").stderr)
+    assert diagnostics.is_lock_error(found)
+    assert "already locked by another terraform client" in diagnostics.failure_summary(found)

@@ -34,7 +34,9 @@ class TerraformCluster(Protocol):
 
     async def lease(self, key: str) -> JSON | None: ...
 
-    async def delete_lease(self, key: str, uid: str) -> None: ...
+    async def delete_lease(self, key: str, uid: str, resource_version: str = "") -> None:
+        """Delete that very Lease (uid, and resourceVersion when given); absent is fine."""
+        ...
 
     async def service(self, namespace: str, name: str) -> JSON | None: ...
 
@@ -68,18 +70,18 @@ class KubeTerraformCluster:
     async def lease(self, key: str) -> JSON | None:
         return await self.rest.get(self._lease_path(key))
 
-    async def delete_lease(self, key: str, uid: str) -> None:
-        await self._delete(self._lease_path(key), uid)
+    async def delete_lease(self, key: str, uid: str, resource_version: str = "") -> None:
+        await self._delete(self._lease_path(key), uid, resource_version)
 
     async def service(self, namespace: str, name: str) -> JSON | None:
         return await self.rest.get(f"/api/v1/namespaces/{namespace}/services/{name}")
 
-    async def _delete(self, path: str, uid: str) -> None:
+    async def _delete(self, path: str, uid: str, resource_version: str = "") -> None:
         try:
-            await self.rest.delete(path, uid=uid)
+            await self.rest.delete(path, uid=uid, resource_version=resource_version)
         except KubeError as err:
             # 409: the precondition failed, i.e. a different object holds the name
-            # now; it is not the one we meant to delete.
+            # now, or it changed since it was read; it is not the one we meant.
             if err.status == 409:
                 return
             # 403: an installation whose Role predates the delete verb. What is

@@ -122,8 +122,19 @@ def _paragraphs(lines: Sequence[str]) -> str:
 
 
 def is_lock_error(diagnostics: Iterable[Diagnostic]) -> bool:
-    """Whether Terraform gave up because another client holds the state lock."""
-    return any(d.is_error and d.summary == LOCK_ERROR_SUMMARY for d in diagnostics)
+    """Whether Terraform gave up because another client holds the state lock.
+
+    Commands that lock say so in their summary; ``init`` creating a release's
+    first state takes the lock too, and reports the backend's own words
+    ("Error loading state: the state is already locked ...").
+    """
+    return any(
+        d.is_error and (d.summary == LOCK_ERROR_SUMMARY or _LOCK_HELD in f"{d.summary} {d.detail}")
+        for d in diagnostics
+    )
+
+
+_LOCK_HELD = "already locked by another terraform client"
 
 
 def failure_summary(

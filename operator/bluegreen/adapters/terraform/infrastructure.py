@@ -229,6 +229,7 @@ class TerraformInfrastructure:
             variables=variables,
             init=self.init_settings(key),
             secrets=sensitive_values(variables, self._sensitive),
+            guard_init=lambda init: self._locks.run_init(key, init),
         ) as session:
             yield session
 

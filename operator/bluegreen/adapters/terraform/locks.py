@@ -122,6 +122,42 @@ class StaleLockRecovery:
         log.warning("terraform state of %s: stale lock %s force-unlocked; retrying", key, lock.id)
         return await step()
 
+    async def run_init(self, key: str, init: Callable[[], Awaitable[None]]) -> None:
+        """Run ``init``; on a stale lock, delete the lock's Lease and run it once more.
+
+        ``init`` creating a release's first state takes the lock, and
+        ``force-unlock`` needs an initialized directory: so a lock left by a
+        killed run before any state existed is broken through the API, as
+        ``force-unlock`` would, fenced on the very Lease judged stale (its uid
+        and resourceVersion): a live run that took it meanwhile keeps it.
+        """
+        try:
+            await init()
+            return
+        except CommandFailedError as failed:
+            if not failed.is_lock_error:
+                raise
+        lease = await self._cluster.lease(key)
+        lock = held_lock(lease)
+        if lease is None or lock is None:
+            await init()
+            return
+        age = lock.age_seconds(self._clock())
+        if age is None or age <= self.stale_after:
+            raise self._locked("init", lock)
+        meta = lease["metadata"]
+        log.warning(
+            "terraform state of %s: lock %s is %.0fs old (stale after %.0fs), breaking it",
+            key,
+            lock.id,
+            age,
+            self.stale_after,
+        )
+        await self._cluster.delete_lease(
+            key, str(meta.get("uid", "")), str(meta.get("resourceVersion", ""))
+        )
+        await init()
+
     def _locked(self, command: str, lock: HeldLock) -> InfrastructureError:
         # Terraform's own diagnostic is long and says nothing about what happens next.
         since = lock.created.isoformat(timespec="seconds") if lock.created else "an unknown time"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +125,7 @@ async def open_session(
     variables: Mapping[str, Any],
     init: InitSettings,
     secrets: Sequence[str],
+    guard_init: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Session]:
     """An initialized session with the var file in place; inputs and plan removed after.
 
@@ -134,7 +135,11 @@ async def open_session(
     session = Session(workdir, commands, runner)
     try:
         workdir.write_inputs(variables)
-        await session.init(init)
+        if guard_init is None:
+            await session.init(init)
+        else:
+            # A stale lock can stop init itself (see locks.StaleLockRecovery.run_init).
+            await guard_init(lambda: session.init(init))
         yield session
     except CommandFailedError as failed:
         # Whatever went wrong, the next run starts with a fresh init.
