@@ -24,9 +24,10 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         f"`make chaos` (CI runs {min(6, len(releases))}): {summary['releases']} releases of the "
         "demo app on the real node (kubelet, containerd, kube-proxy), two elected operator "
         "replicas, a load generator sending GETs through the stable Service's ClusterIP the whole "
-        "time (two workers, a new connection per request, about 100 per second). About a quarter of the "
-        "releases (drawn) have a failing hold check and must end RolledBack on the last good revision; "
-        "the others must end Complete on their own. Each gets a fault drawn at random "
+        "time (two workers, a new connection per request, about 100 per second). About a "
+        "quarter of the releases (drawn) have a failing hold check and must end RolledBack on "
+        "the last good revision; the others must end Complete on their own. Each gets a fault "
+        "drawn at random "
         f"(seed {summary['seed']}), injected when the release reaches a phase drawn at random. "
         "*Recovered*: from the injection to the fault-free end state.",
         "",
