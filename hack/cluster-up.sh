@@ -251,6 +251,21 @@ etcd_ready() { curl -fsS --max-time 2 "http://127.0.0.1:${etcd_port}/health" -o 
 wait_for etcd 30 etcd_ready
 log "etcd up on 127.0.0.1:${etcd_port}"
 
+# The audit log: who made which request, as the API server saw it. The
+# benchmarks count the operator's requests from it (by user agent); the
+# cluster's own components and KWOK are left out to keep it small.
+cat > "${state}/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    users: ["kwok", "system:kube-controller-manager", "system:kube-scheduler", "system:apiserver", "system:kube-proxy"]
+  - level: None
+    userGroups: ["system:nodes"]
+  - level: Metadata
+POLICY
+
 # kube-apiserver. --endpoint-reconciler-type=none: with a loopback advertise
 # address the default reconciler would publish 127.0.0.1 as the `kubernetes`
 # Service endpoint, which is invalid. Node authorizer and NodeRestriction as in
@@ -283,6 +298,12 @@ start kube-apiserver \
   --kubelet-client-certificate="${pki}/admin.crt" \
   --kubelet-client-key="${pki}/admin.key" \
   --profiling=false \
+  --audit-policy-file="${state}/audit-policy.yaml" \
+  --audit-log-path="${state}/audit.log" \
+  --audit-log-format=json \
+  --audit-log-mode=batch \
+  --audit-log-maxsize=200 \
+  --audit-log-maxbackup=2 \
   --v=1
 wait_for kube-apiserver 60 api_ready
 write_kubeconfig "${kubeconfig}" admin

@@ -38,6 +38,10 @@ class OperatorConfig:
     leader_election_id: str = "bluegreen-operator"
     """The Lease's name; replicas with the same name elect one leader among them."""
     lease_timings: LeaseTimings = field(default_factory=LeaseTimings)
+    shards: int = 1
+    """Replica groups the releases are split over by namespace (``core.sharding``)."""
+    shard_index: int = 0
+    """This process's shard: it acts only on namespaces that hash to it."""
 
 
 def _default_module_dir() -> Path:
@@ -116,6 +120,10 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
     timings = LeaseTimings(args.lease_duration, args.renew_deadline, args.retry_period)
     if problem := timings.problem():
         parser.error(problem)
+    if args.shards < 1 or not 0 <= args.shard_index < args.shards:
+        parser.error(f"--shard-index must be within 0..{args.shards - 1} and --shards at least 1")
+    if args.shards > 1 and not args.leader_elect:
+        parser.error("--shards above 1 needs --leader-elect: each shard is fenced by its Lease")
     return OperatorConfig(
         namespaces=tuple(args.namespace),
         metrics_port=args.metrics_port,
@@ -134,6 +142,8 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         leader_election_namespace=args.leader_election_namespace or args.state_namespace,
         leader_election_id=args.leader_election_id,
         lease_timings=timings,
+        shards=args.shards,
+        shard_index=args.shard_index,
     )
 
 
@@ -155,6 +165,19 @@ def _leader_election_flags(parser: argparse.ArgumentParser, env: Mapping[str, st
         "--leader-election-id",
         default=env.get("BLUEGREEN_LEADER_ELECTION_ID", "bluegreen-operator"),
         help="name of the Lease",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=int(env.get("BLUEGREEN_SHARDS", "1")),
+        help="split the releases over this many shards by a hash of their namespace, each "
+        "with its own Lease (env BLUEGREEN_SHARDS; needs --leader-elect when above 1)",
+    )
+    parser.add_argument(
+        "--shard-index",
+        type=int,
+        default=int(env.get("BLUEGREEN_SHARD_INDEX", "0")),
+        help="this replica's shard, from 0 to --shards minus 1 (env BLUEGREEN_SHARD_INDEX)",
     )
     for flag, default, text in (
         ("--lease-duration", defaults.lease_duration, "a silent leader's Lease is taken over"),

@@ -87,6 +87,8 @@ async def _elect(
         config.lease_timings,
         fence,
         on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+        shards=config.shards,
+        index=config.shard_index,
     )
     try:
         return await elector.run(lead, stop, stop_kopf.set)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube_events import Events
 from bluegreen.adapters.kube_rest import JSON, KubeError, KubeRest
+from bluegreen.adapters.watch_cache import WatchCache
 from bluegreen.api.v1alpha1 import (
     ACTION_ANNOTATION,
     API_VERSION,
@@ -28,18 +30,26 @@ class StatusChangedError(Exception):
     """The release's status was changed by another writer since this step read it."""
 
 
+def _remember(cache: WatchCache | None, written: JSON | None) -> None:
+    """Our own write's result goes to the cache at once: the next step must see it."""
+    if cache is not None:
+        cache.put(written)
+
+
 class Releases:
     """The BlueGreenRelease resources: read them, write only status and our annotation."""
 
-    def __init__(self, rest: KubeRest) -> None:
-        self.rest = rest
+    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+        self.rest, self.cache = rest, cache
 
     def _path(self, namespace: str, name: str = "") -> str:
         base = f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}"
         return f"{base}/{name}" if name else base
 
-    async def get(self, namespace: str, name: str) -> JSON | None:
-        return await self.rest.get(self._path(namespace, name))
+    async def get(self, namespace: str, name: str, fresh: bool = False) -> JSON | None:
+        """From the cache; from the API server when asked or when the cache has not seen it."""
+        cached = None if fresh or self.cache is None else self.cache.get(namespace, name)
+        return cached if cached is not None else await self.rest.get(self._path(namespace, name))
 
     async def patch_status(
         self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str = ""
@@ -53,6 +63,7 @@ class Releases:
         if resource_version:
             patch["metadata"] = {"resourceVersion": resource_version}
         written = await self.rest.merge_patch(f"{self._path(namespace, name)}/status", patch)
+        _remember(self.cache, written)
         return str(written.get("metadata", {}).get("resourceVersion", ""))
 
     async def patch_status_as_read(
@@ -76,7 +87,7 @@ class Releases:
             except KubeError as err:
                 if not err.conflict:
                     raise
-            current = await self.get(namespace, name)
+            current = await self.get(namespace, name, fresh=True)
             if current is None or current.get("status") != body.get("status"):
                 raise StatusChangedError("the status changed since it was read")
             version = str(current["metadata"].get("resourceVersion") or "")
@@ -90,7 +101,7 @@ class Releases:
         encodes ``<``, ``>``, ``&`` and non-ASCII characters unlike Python's encoder,
         so such values would never be cleared.
         """
-        current = await self.get(namespace, name)
+        current = await self.get(namespace, name, fresh=True)
         meta = (current or {}).get("metadata") or {}
         if (meta.get("annotations") or {}).get(ACTION_ANNOTATION) != raw:
             return  # gone, or a newer action replaced it (it will be consumed next)
@@ -113,8 +124,8 @@ class Releases:
 
 
 class Deployments:
-    def __init__(self, rest: KubeRest) -> None:
-        self.rest = rest
+    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+        self.rest, self.cache = rest, cache
 
     @staticmethod
     def _path(namespace: str, name: str = "") -> str:
@@ -128,10 +139,12 @@ class Deployments:
         return await self.rest.get(self._path(namespace, name))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
-        await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
+        path = self._path(str(manifest["metadata"]["namespace"]))
+        _remember(self.cache, await self.rest.create(path, manifest))
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
-        await self.rest.merge_patch(self._path(namespace, name), {"spec": {"replicas": replicas}})
+        patch = {"spec": {"replicas": replicas}}
+        _remember(self.cache, await self.rest.merge_patch(self._path(namespace, name), patch))
 
     async def delete(
         self, namespace: str, name: str, uid: str = "", resource_version: str = ""
@@ -143,8 +156,8 @@ class Deployments:
 
 
 class Services:
-    def __init__(self, rest: KubeRest) -> None:
-        self.rest = rest
+    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+        self.rest, self.cache = rest, cache
 
     @staticmethod
     def _path(namespace: str, name: str = "") -> str:
@@ -180,7 +193,7 @@ class Services:
                 {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version}
             )
         operations.append({"op": "add", "path": "/spec/selector", "value": dict(selector)})
-        await self.rest.json_patch(self._path(namespace, name), operations)
+        _remember(self.cache, await self.rest.json_patch(self._path(namespace, name), operations))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
         await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
@@ -216,8 +229,8 @@ class Endpoints:
 
 
 class Jobs:
-    def __init__(self, rest: KubeRest) -> None:
-        self.rest = rest
+    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+        self.rest, self.cache = rest, cache
 
     @staticmethod
     def _path(namespace: str, name: str = "") -> str:
@@ -228,7 +241,8 @@ class Jobs:
         return await self.rest.list_items(self._path(namespace), _release_selector(release))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
-        await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
+        path = self._path(str(manifest["metadata"]["namespace"]))
+        _remember(self.cache, await self.rest.create(path, manifest))
 
     async def delete(
         self, namespace: str, name: str, uid: str = "", resource_version: str = ""
@@ -242,15 +256,19 @@ class Jobs:
 
 
 class Kube:
-    """All resource families, built once at startup and kept in kopf's memo."""
+    """All resource families, built once at startup and kept in kopf's memo.
 
-    def __init__(self, rest: KubeRest) -> None:
-        self.rest = rest
-        self.releases = Releases(rest)
-        self.deployments = Deployments(rest)
-        self.services = Services(rest)
+    With ``caches``, releases are read from their watch cache and our writes'
+    results go into the caches at once; the observer reads the rest from them.
+    """
+
+    def __init__(self, rest: KubeRest, caches: Caches | None = None) -> None:
+        self.rest, self.caches = rest, caches
+        self.releases = Releases(rest, caches.releases if caches else None)
+        self.deployments = Deployments(rest, caches.deployments if caches else None)
+        self.services = Services(rest, caches.services if caches else None)
         self.endpoints = Endpoints(rest)
-        self.jobs = Jobs(rest)
+        self.jobs = Jobs(rest, caches.jobs if caches else None)
         self.events = Events(rest)
 
     async def close(self) -> None:

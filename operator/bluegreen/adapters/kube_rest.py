@@ -8,8 +8,9 @@ here. Every failure becomes one error type, ``KubeError``.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -19,9 +20,21 @@ from kubernetes_asyncio import config as k8s_config
 from bluegreen.adapters.api_paths import resource_of, verb_of
 from bluegreen.api.v1alpha1 import FIELD_MANAGER
 
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("bluegreen-operator")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 JSON = dict[str, Any]
+USER_AGENT = f"bluegreen-operator/{_version()}"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+WATCH_READ_TIMEOUT = 120.0
+"""A watch asks for bookmarks, which the API server sends about once a minute: a
+stream silent for longer than this is a dead connection (a partition), not a quiet one."""
 
 
 class KubeError(Exception):
@@ -70,7 +83,10 @@ async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
     # Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
     # operator process, and the default pool of 100 costs tens of MiB under load.
     configuration.connection_pool_maxsize = 8
-    return k8s_client.ApiClient(configuration)
+    api = k8s_client.ApiClient(configuration)
+    # The API server's audit log and metrics tell our requests apart by this.
+    api.user_agent = USER_AGENT
+    return api
 
 
 class KubeRest:
@@ -129,8 +145,45 @@ class KubeRest:
             raise KubeError(status, str(payload.get("message") or payload or status))
         return payload
 
-    def _count(self, method: str, path: str, code: int) -> None:
-        self.on_response(verb_of(method, path), resource_of(path), code)
+    def _count(self, method: str, path: str, code: int, verb: str = "") -> None:
+        self.on_response(verb or verb_of(method, path), resource_of(path), code)
+
+    async def stream(self, path: str, query: Mapping[str, str]) -> AsyncIterator[JSON]:
+        """The events of a watch, one JSON object per line, until the server ends it."""
+        try:
+            response = await self.api.call_api(
+                path,
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(
+                    connect=10.0, sock_connect=10.0, sock_read=WATCH_READ_TIMEOUT
+                ),
+            )
+        except k8s_client.ApiException as err:
+            self._count("GET", path, int(err.status or 0), verb="watch")
+            raise KubeError(int(err.status or 0), str(err.reason)) from err
+        except (OSError, TimeoutError, aiohttp.ClientError) as err:
+            self._count("GET", path, 0, verb="watch")
+            raise KubeError(0, f"transport error: {err!r}") from err
+        status = int(response.status)
+        self._count("GET", path, status, verb="watch")
+        try:
+            if not 200 <= status < 300:
+                raise KubeError(status, (await response.read()).decode(errors="replace"))
+            pending = b""
+            # Not readline(): aiohttp caps a line at 64 KiB, and one object may be larger.
+            async for chunk in response.content.iter_any():
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except (OSError, TimeoutError, aiohttp.ClientError) as err:
+            raise KubeError(0, f"watch interrupted: {err!r}") from err
+        finally:
+            response.release()
 
     async def get(self, path: str) -> JSON | None:
         try:

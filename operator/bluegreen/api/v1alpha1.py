@@ -24,6 +24,10 @@ OPERATOR_NAME: Final = "bluegreen-operator"
 FIELD_MANAGER: Final = OPERATOR_NAME
 """Server-side apply and Event reporting name: what ``managedFields`` shows."""
 FINALIZER: Final = f"{GROUP}/finalizer"
+SHARDS_ANNOTATION: Final = f"{GROUP}/shards"
+"""On a shard Lease: how many shards its holder counts (``core.sharding``)."""
+LEASE_GROUP_LABEL: Final = f"{GROUP}/lease-group"
+"""On a shard Lease: the election id its shards share, so they can be listed together."""
 STORAGE_PREFIX: Final = GROUP
 """kopf's annotation prefix; changing it would make kopf re-run handlers."""
 

@@ -6,18 +6,23 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube import Kube
 from bluegreen.handlers.wakeups import Wakeups
 from bluegreen.reconciler import Reconciler
+from bluegreen.reconciler.observe import CacheObserver
 
 
 @dataclass
 class Dependencies:
     kube: Kube
+    caches: Caches
+    observer: CacheObserver
     reconciler: Reconciler
     wakeups: Wakeups
     http_session: aiohttp.ClientSession
 
     async def close(self) -> None:
+        await self.caches.all.stop()
         await self.http_session.close()
         await self.kube.close()

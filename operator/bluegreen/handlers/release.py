@@ -16,19 +16,18 @@ import kopf
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
 from bluegreen.handlers.deps import Dependencies
+from bluegreen.handlers.shard import owned_release
 from bluegreen.reconciler.cleanup import CleanupBudget, CleanupRetryError
-from bluegreen.reconciler.observe import service_names
 
 IDLE_RESYNC_SECONDS = 300.0
 """A slow safety net: a missed watch event costs at most this much delay."""
 ERROR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=2.0)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=2.0, when=owned_release)
 async def run_release(
     name: str,
     namespace: str | None,
-    spec: kopf.Spec,
     memo: kopf.Memo,
     stopped: kopf.DaemonStopped,
     logger: kopf.Logger,
@@ -38,11 +37,10 @@ async def run_release(
     assert namespace, "BlueGreenRelease is namespaced"
     wake = deps.wakeups.signal(namespace, name)
     errors = 0
+    # Nothing is observed before every cache has listed once: an empty cache
+    # would look like a cluster without the release's objects.
+    await deps.caches.all.wait_synced()
     while not stopped:
-        stable, preview = service_names(dict(spec))
-        for service in (stable, preview):
-            if service:
-                deps.wakeups.services[(namespace, service)] = name
         wake.clear()
         try:
             delay = await deps.reconciler.reconcile(namespace, name)
@@ -65,19 +63,7 @@ async def run_release(
             await asyncio.wait_for(wake.wait(), timeout=timeout)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
-async def release_changed(
-    name: str, namespace: str | None, meta: kopf.Meta, memo: kopf.Memo, **_: Any
-) -> None:
-    deps: Dependencies | None = memo.get("deps")
-    if deps is None or not namespace:
-        return
-    if deps.reconciler.is_own_write(namespace, name, str(meta.get("resourceVersion", ""))):
-        return  # the echo of our own status write: nothing new to look at
-    deps.wakeups.wake(namespace, name)
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL)
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=owned_release)
 async def release_deleted(
     name: str,
     namespace: str | None,
@@ -106,3 +92,4 @@ async def release_deleted(
             raise kopf.TemporaryError(f"cleanup crashed: {err}", delay=10) from err
         logger.exception("cleanup crashed on its last try; letting the release go")
     deps.wakeups.forget(namespace, name)
+    deps.observer.forget(namespace, name)

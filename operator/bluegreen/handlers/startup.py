@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import kopf
 
+from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.check_targets import CheckPolicy, parse_allowed_hosts
 from bluegreen.adapters.fenced_infrastructure import FencedInfrastructure
 from bluegreen.adapters.http_checks import HttpChecker, own_addresses
@@ -18,13 +19,15 @@ from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
 from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
-from bluegreen.api.v1alpha1 import FIELD_MANAGER, FINALIZER, STORAGE_PREFIX
+from bluegreen.api.v1alpha1 import FIELD_MANAGER, STORAGE_PREFIX
 from bluegreen.config import OperatorConfig
+from bluegreen.core.sharding import finalizer_for
 from bluegreen.handlers.deps import Dependencies
-from bluegreen.handlers.wakeups import Wakeups
+from bluegreen.handlers.shard import owns
+from bluegreen.handlers.wakeups import Wakeups, wake_on_change
 from bluegreen.reconciler import Reconciler, ReconcilerSettings
 from bluegreen.reconciler.execute import Executor
-from bluegreen.reconciler.observe import KubeObserver
+from bluegreen.reconciler.observe import CacheObserver
 
 
 @kopf.on.startup()
@@ -32,7 +35,8 @@ async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     # Storage names are fixed from day one: changing them later re-runs handlers.
-    settings.persistence.finalizer = FINALIZER
+    config: OperatorConfig = memo["config"]
+    settings.persistence.finalizer = finalizer_for(config.shard_index)
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=STORAGE_PREFIX, key="last-handled-configuration"
@@ -48,7 +52,6 @@ async def configure(
     settings.watching.connect_timeout = 10
     settings.networking.connect_timeout = 10
     settings.networking.request_timeout = 30
-    config: OperatorConfig = memo["config"]
     metrics: Metrics = memo["metrics"]
     if config.namespaces:
         # kopf stops watching a namespace once it is marked for deletion without a
@@ -59,21 +62,24 @@ async def configure(
     fence: Fence = memo["fence"]
     # Every write of this replica consults the Lease: a deposed or paused leader's
     # writes never leave the process (see adapters/leader_election.py).
-    kube = Kube(
-        KubeRest(
-            await make_api_client(config.kubeconfig),
-            may_write=lambda: fence.leading,
-            on_response=metrics.count_request,
-        )
+    rest = KubeRest(
+        await make_api_client(config.kubeconfig),
+        may_write=lambda: fence.leading,
+        on_response=metrics.count_request,
     )
+    wakeups = Wakeups()
+    # Every replica keeps its caches warm, leader or not: a new leader acts at once.
+    caches = Caches(rest, config.namespaces, keep=lambda namespace: owns(config, namespace))
+    kube = Kube(rest, caches)
     session = aiohttp.ClientSession()
     infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
     kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"
     checker = HttpChecker(await _check_policy(config))
     executor = Executor(kube, infrastructure, checker, metrics, kind)
+    observer = CacheObserver(kube, caches, exposure_seconds=config.drift_interval_seconds)
     reconciler = Reconciler(
         kube,
-        KubeObserver(kube),
+        observer,
         executor,
         metrics,
         ReconcilerSettings(
@@ -81,7 +87,9 @@ async def configure(
             switch_timeout_seconds=config.switch_timeout_seconds,
         ),
     )
-    memo["deps"] = Dependencies(kube, reconciler, Wakeups(), session)
+    caches.notify(wake_on_change(wakeups, reconciler.is_own_write))
+    caches.all.start()
+    memo["deps"] = Dependencies(kube, caches, observer, reconciler, wakeups, session)
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's full passes, which otherwise stall the event loop for 100+ ms.
     gc.freeze()

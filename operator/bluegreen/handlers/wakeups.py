@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen.api.v1alpha1 import RELEASE_LABEL
 
 Key = tuple[str, str]
 
@@ -11,8 +15,6 @@ Key = tuple[str, str]
 @dataclass
 class Wakeups:
     signals: dict[Key, asyncio.Event] = field(default_factory=dict)
-    services: dict[Key, str] = field(default_factory=dict)
-    """(namespace, Service name) -> release, so EndpointSlice events find their release."""
 
     def signal(self, namespace: str, name: str) -> asyncio.Event:
         return self.signals.setdefault((namespace, name), asyncio.Event())
@@ -22,12 +24,30 @@ class Wakeups:
         if event is not None:
             event.set()
 
-    def wake_for_service(self, namespace: str, service: str) -> None:
-        release = self.services.get((namespace, service))
-        if release is not None:
-            self.wake(namespace, release)
-
     def forget(self, namespace: str, name: str) -> None:
         self.signals.pop((namespace, name), None)
-        for key in [k for k, v in self.services.items() if k[0] == namespace and v == name]:
-            del self.services[key]
+
+
+def wake_on_change(
+    wakeups: Wakeups, is_own_write: Callable[[str, str, str], bool]
+) -> Callable[[str, dict[str, Any]], None]:
+    """The caches' callback: wake the release an object that changed belongs to.
+
+    Everything cached carries the release label (EndpointSlices inherit it from
+    their Service); a release is its own owner. The echo of our own status
+    write is no news and wakes nothing.
+    """
+
+    def changed(kind: str, item: dict[str, Any]) -> None:
+        meta = item.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        if kind == "release":
+            name = str(meta.get("name") or "")
+            if is_own_write(namespace, name, str(meta.get("resourceVersion", ""))):
+                return
+        else:
+            name = str((meta.get("labels") or {}).get(RELEASE_LABEL) or "")
+        if namespace and name:
+            wakeups.wake(namespace, name)
+
+    return changed

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import JSON
+from bluegreen.api.enums import Phase
 from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import names, ownership
 from bluegreen.core.observed import DeploymentState, JobState, Observed, ServiceState
@@ -22,68 +24,106 @@ def service_names(spec: Mapping[str, Any]) -> tuple[str, str]:
     return stable, preview or (f"{stable}-preview" if stable else "")
 
 
-class KubeObserver:
-    """The ``ObservePort`` over the API server: five reads in parallel per step."""
+class CacheObserver:
+    """The ``ObservePort`` over the watch caches: a step costs the API server nothing.
 
-    def __init__(self, kube: Kube) -> None:
-        self.kube = kube
+    Reads that must be fresh still go to the API server, each for a reason:
+    the stable/preview Service when the cache has none by that name (only our
+    own Services are watched, and a foreign one must be seen to be refused);
+    the Deployment name about to be taken, when it is not ours; the namespace's
+    Services once per revision (and per ``exposure_seconds``) for the
+    exposure warning; and the EndpointSlices that would prove a switch, so a
+    lagging cache can never confirm one.
+    """
+
+    def __init__(self, kube: Kube, caches: Caches, exposure_seconds: float = 300.0) -> None:
+        self.kube, self.caches, self.exposure_seconds = kube, caches, exposure_seconds
+        self._exposure: dict[tuple[str, str], tuple[str, float, tuple[str, ...]]] = {}
+        """(namespace, release) -> (revision, when, the Services that exposed it)."""
 
     async def observe(self, body: Mapping[str, Any]) -> Observed:
-        return await observe(self.kube, body)
-
-
-async def observe(kube: Kube, body: Mapping[str, Any]) -> Observed:
-    meta = body["metadata"]
-    namespace, release = str(meta["namespace"]), str(meta["name"])
-    uid = str(meta.get("uid", ""))
-    spec = body.get("spec") or {}
-    stable_name, preview_name = service_names(spec)
-
-    async def slices() -> list[JSON]:
-        return (
-            await kube.endpoints.slices_for_service(namespace, stable_name) if stable_name else []
+        await self.caches.all.wait_synced()
+        meta = body["metadata"]
+        namespace, release = str(meta["namespace"]), str(meta["name"])
+        uid = str(meta.get("uid", ""))
+        spec = body.get("spec") or {}
+        stable_name, preview_name = service_names(spec)
+        labeled = self.caches.deployments.indexed(namespace, release)
+        ours = [d for d in labeled if _controlled(d, uid)]
+        foreign = {d["metadata"]["name"] for d in labeled if not _controlled(d, uid)}
+        desired = desired_revision(spec)
+        wanted_name = names.deployment_name(release, desired) if desired else ""
+        if wanted_name and all(d["metadata"]["name"] != wanted_name for d in ours):
+            # A Deployment without our labels may hold the name we are about to create.
+            found = await self.kube.deployments.get(namespace, wanted_name)
+            if found is not None and not _controlled(found, uid):
+                foreign.add(wanted_name)
+        deployments = _deployments(ours)
+        mine = owned_pods(self.caches.pods.indexed(namespace, release), deployments)
+        deployments = with_restarts(deployments, mine)
+        stable = await self._service(namespace, stable_name)
+        preview = await self._service(namespace, preview_name)
+        endpoints, unknown = await self._endpoints(namespace, stable_name, body, mine)
+        jobs = self.caches.jobs.indexed(namespace, release)
+        annotations = meta.get("annotations") or {}
+        return Observed(
+            generation=int(meta.get("generation") or 0),
+            deployments=deployments,
+            stable=_service(stable_name, stable, release),
+            preview=_service(preview_name, preview, release),
+            stable_endpoints=endpoints,
+            stable_unknown_endpoints=unknown,
+            jobs=_jobs([j for j in jobs if _controlled(j, uid)]),
+            action=annotations.get(ACTION_ANNOTATION) or None,
+            deleting=bool(meta.get("deletionTimestamp")),
+            foreign_deployments=frozenset(foreign),
+            foreign_jobs=frozenset(
+                str(j["metadata"]["name"]) for j in jobs if not _controlled(j, uid)
+            ),
+            exposing_services=await self._exposing(
+                namespace, release, desired, spec, {stable_name, preview_name}
+            ),
         )
 
-    # One LIST of the namespace's Services, not two GETs: it also shows which other
-    # Services would select the release's pods.
-    labeled, services, slice_list, pods, jobs = await asyncio.gather(
-        kube.deployments.list_for_release(namespace, release),
-        kube.services.list(namespace),
-        slices(),
-        kube.endpoints.pods_for_release(namespace, release),
-        kube.jobs.list_for_release(namespace, release),
-    )
-    ours = [d for d in labeled if _controlled(d, uid)]
-    foreign = {d["metadata"]["name"] for d in labeled if not _controlled(d, uid)}
-    desired = desired_revision(spec)
-    wanted_name = names.deployment_name(release, desired) if desired else ""
-    if wanted_name and all(d["metadata"]["name"] != wanted_name for d in ours):
-        # A Deployment without our labels may hold the name we are about to create.
-        found = await kube.deployments.get(namespace, wanted_name)
-        if found is not None and not _controlled(found, uid):
-            foreign.add(wanted_name)
-    deployments = _deployments(ours)
-    mine = owned_pods(pods, deployments)
-    deployments = with_restarts(deployments, mine)
-    by_name = {str(s["metadata"]["name"]): s for s in services}
-    endpoints, unknown = count_ready_endpoints(slice_list, mine)
-    annotations = meta.get("annotations") or {}
-    return Observed(
-        generation=int(meta.get("generation") or 0),
-        deployments=deployments,
-        stable=_service(stable_name, by_name.get(stable_name), release),
-        preview=_service(preview_name, by_name.get(preview_name), release),
-        stable_endpoints=endpoints,
-        stable_unknown_endpoints=unknown,
-        jobs=_jobs([j for j in jobs if _controlled(j, uid)]),
-        action=annotations.get(ACTION_ANNOTATION) or None,
-        deleting=bool(meta.get("deletionTimestamp")),
-        foreign_deployments=frozenset(foreign),
-        foreign_jobs=frozenset(str(j["metadata"]["name"]) for j in jobs if not _controlled(j, uid)),
-        exposing_services=exposing_services(
-            services, release, desired, spec, exclude={stable_name, preview_name}
-        ),
-    )
+    async def _service(self, namespace: str, name: str) -> JSON | None:
+        if not name:
+            return None
+        cached = self.caches.services.get(namespace, name)
+        return cached if cached is not None else await self.kube.services.get(namespace, name)
+
+    async def _endpoints(
+        self, namespace: str, service: str, body: Mapping[str, Any], pods: list[JSON]
+    ) -> tuple[dict[str, int], int]:
+        if not service:
+            return {}, 0
+        endpoints, unknown = count_ready_endpoints(
+            self.caches.endpoint_slices.indexed(namespace, service), pods
+        )
+        status = body.get("status") or {}
+        active = str((status.get("active") or {}).get("revision") or "")
+        if status.get("phase") == Phase.SWITCHING and not unknown and set(endpoints) == {active}:
+            # The cache would prove the switch: prove it from the API server instead.
+            fresh = await self.kube.endpoints.slices_for_service(namespace, service)
+            return count_ready_endpoints(fresh, pods)
+        return endpoints, unknown
+
+    async def _exposing(
+        self, namespace: str, release: str, revision: str, spec: Mapping[str, Any], own: set[str]
+    ) -> tuple[str, ...]:
+        if not revision:
+            return ()
+        key = (namespace, release)
+        known = self._exposure.get(key)
+        now = time.monotonic()
+        if known is not None and known[0] == revision and now - known[1] < self.exposure_seconds:
+            return known[2]
+        services = await self.kube.services.list(namespace)
+        found = exposing_services(services, release, revision, spec, exclude=own)
+        self._exposure[key] = (revision, now, found)
+        return found
+
+    def forget(self, namespace: str, release: str) -> None:
+        self._exposure.pop((namespace, release), None)
 
 
 def desired_revision(spec: Mapping[str, Any]) -> str:
