@@ -44,9 +44,9 @@ async def watched(cluster: Cluster, namespace: str) -> AsyncIterator[tuple[Cache
     await rest.api.close()
 
 
-async def until(what: str, condition: Callable[[], bool], timeout: float = 30) -> None:
+async def until(what: str, condition: Callable[[], bool], seconds: float = 30) -> None:
     """Wait for a watch event to change the cache; bounded."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + seconds
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
