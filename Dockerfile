@@ -3,6 +3,12 @@
 #   docker build -t bluegreen-operator .
 # Runs as uid 65532 with a read-only root filesystem; it writes only under /tmp,
 # which the Deployment mounts as an emptyDir.
+#
+# The base images are build arguments whose defaults are the official images;
+# `make image` builds the same file with buildah against bases assembled
+# locally (hack/images/build-base-images.sh), for machines that cannot pull.
+ARG GO_IMAGE=golang:1.26.8-bookworm
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------
 # Terraform and the hashicorp/kubernetes provider, built from Go modules.
@@ -11,13 +17,17 @@
 # so the provider here is byte-identical to the one terraform/.terraform.lock.hcl
 # was made against; the Go patch version is pinned for that reason, and the
 # `init -lockfile=readonly` below fails the build if that ever stops holding.
-FROM golang:1.26.8-bookworm AS terraform
+FROM ${GO_IMAGE} AS terraform
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# GOMODCACHE and GOCACHE name the cache mounts below whatever GOPATH the base
+# image sets.
 ENV CGO_ENABLED=0 \
     GOTOOLCHAIN=local \
     GOFLAGS=-buildvcs=false \
-    GOBIN=/opt/terraform/bin
+    GOBIN=/opt/terraform/bin \
+    GOMODCACHE=/root/go/pkg/mod \
+    GOCACHE=/root/.cache/go-build
 
 COPY hack/versions.env /tmp/versions.env
 RUN --mount=type=cache,target=/root/go/pkg/mod \
@@ -60,20 +70,27 @@ RUN cp -r /opt/bluegreen/terraform /tmp/module-check \
 # ---------------------------------------------------------------------------
 # The operator and its Python dependencies, in a virtual environment that is
 # copied whole into the final stage (same base image, so same interpreter path).
-FROM python:3.11-slim-bookworm AS python
+FROM ${PYTHON_IMAGE} AS python
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+# The dependencies first, from pyproject.toml alone: a change of the code
+# rebuilds only the layer below.
+COPY pyproject.toml ./
+RUN /opt/venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 # README.m[d]: the glob lets the build work before the README exists.
-COPY pyproject.toml README.m[d] ./
+COPY README.m[d] ./
 COPY operator/ operator/
-RUN /opt/venv/bin/pip install --no-cache-dir . \
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/venv/bin/pip check \
     && /opt/venv/bin/python -c "import bluegreen.main, bluegreen.plugin.cli"
 
 # ---------------------------------------------------------------------------
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 # A named user makes `ps` and audit logs readable; the id is the usual "nonroot".
 RUN groupadd --gid 65532 nonroot \

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the scripts call, only when something is
 # missing (apt-get update is slow and usually not needed on a warm machine).
+# buildah, docker-registry and debootstrap: `make image` (no Docker engine;
+# bases assembled locally, pushed to a local registry).
 # Go >= 1.26 must already be on PATH: it builds the local cluster.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
 for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
-  python3:python3 git:git shellcheck:shellcheck; do
+  python3:python3 git:git shellcheck:shellcheck \
+  buildah:buildah docker-registry:docker-registry debootstrap:debootstrap; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

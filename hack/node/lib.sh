@@ -38,6 +38,7 @@ PAUSE_IMAGE="${BLUEGREEN_PAUSE_IMAGE:-bluegreen.local/pause:1}"
 CONTAINERD_ROOT="${NODE_DIR}/containerd/root"
 CONTAINERD_STATE="${NODE_DIR}/containerd/state"
 CONTAINERD_SOCKET="${NODE_DIR}/containerd/containerd.sock"
+REGISTRY_HOSTS_DIR="${NODE_DIR}/containerd/certs.d"
 CNI_CONF_DIR="${NODE_DIR}/cni/net.d"
 CNI_IPAM_DIR="${NODE_DIR}/cni/ipam"
 CGROUP_ROOT_NAME="bluegreen"
@@ -50,6 +51,13 @@ TOUCHED_SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overc
 LOG_DIR="${NODE_DIR}/logs"
 
 ADMIN_KUBECONFIG="${BLUEGREEN_KUBECONFIG:-${CLUSTER_DIR}/kubeconfig}"
+
+# Pods reach the API server as in any cluster: through the `kubernetes`
+# Service. The control plane listens on loopback only, so the node forwards
+# its own address's API port there (TCP, TLS untouched), and an EndpointSlice
+# of that Service names this address.
+APISERVER_FORWARDER="apiserver-forwarder"
+KUBERNETES_ENDPOINTSLICE="kubernetes-${NODE_NAME}"
 
 log() { printf '[node %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -110,7 +118,8 @@ PY
 export_render_vars() {
   export POD_GATEWAY NODE_DIR NODE_NAME NODE_IP CLUSTER_CIDR POD_SUBNET BRIDGE CNI_NETWORK KUBELET_PORT \
     KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT PAUSE_IMAGE \
-    CONTAINERD_ROOT CONTAINERD_STATE CONTAINERD_SOCKET CNI_CONF_DIR CNI_IPAM_DIR RUNC_BIN CNI_BIN_DIR
+    CONTAINERD_ROOT CONTAINERD_STATE CONTAINERD_SOCKET CNI_CONF_DIR CNI_IPAM_DIR RUNC_BIN CNI_BIN_DIR \
+    REGISTRY_HOSTS_DIR
 }
 
 # Every mount under a prefix, deepest first (unmounting a parent first fails).

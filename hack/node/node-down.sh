@@ -29,6 +29,19 @@ stop_pid() {
   rm -f "${PID_DIR}/${name}.pid"
 }
 
+stop_group() {
+  # stop_group NAME: a daemon that forks a child per connection (the API
+  # server forwarder): its whole process group, which setsid made its own.
+  local name="$1" pid
+  [[ -s "${PID_DIR}/${name}.pid" ]] || return 0
+  pid="$(cat "${PID_DIR}/${name}.pid")"
+  if pid_alive "${name}"; then
+    kill -TERM -- "-${pid}" 2>/dev/null || true
+    log "stopped ${name} (process group ${pid})"
+  fi
+  rm -f "${PID_DIR}/${name}.pid"
+}
+
 our_shims() {
   # containerd shims started for our containerd carry its socket in argv.
   local p
@@ -114,9 +127,11 @@ main() {
   # The kubelet first, so it does not restart containers we are stopping.
   stop_pid kube-proxy
   stop_pid kubelet
+  stop_group "${APISERVER_FORWARDER}"
   if [[ -f "${ADMIN_KUBECONFIG}" && -n "${KUBECTL_BIN}" ]] \
      && kctl get --raw /readyz >/dev/null 2>&1; then
     kctl delete node "${NODE_NAME}" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    kctl delete endpointslice -n default "${KUBERNETES_ENDPOINTSLICE}" --ignore-not-found >/dev/null 2>&1 || true
     kctl delete clusterrolebinding -l bluegreen.dev/real-node=true --ignore-not-found >/dev/null 2>&1 || true
   fi
   kill_containers

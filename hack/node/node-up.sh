@@ -6,6 +6,9 @@
 #   runc, CNI bridge + host-local + portmap (pods in 198.18.200.0/24)
 #   kubelet (cgroupfs driver, cgroups v1 allowed) registering Node bluegreen-node-0
 #   kube-proxy (iptables mode), so ClusterIP Services answer from this machine
+#   the `kubernetes` Service for pods (a TCP forwarder from the node IP to the
+#   loopback API server, and its EndpointSlice), so in-cluster clients work
+#   containerd pulls from the local registry (hack/registry/) over plain HTTP
 #
 # The node carries the label and the taint bluegreen.dev/real-node=true: the
 # KWOK-based tests never land on it by accident, and e2e pods opt in with a
@@ -137,6 +140,48 @@ start_containerd() {
   start_daemon containerd "${CONTAINERD_BIN}" --config "${NODE_DIR}/containerd/config.toml"
   wait_for "containerd on ${CONTAINERD_SOCKET}" 60 "${CTR_BIN}" --address "${CONTAINERD_SOCKET}" version
   log "containerd up ($("${CTR_BIN}" --address "${CONTAINERD_SOCKET}" version | awk '/Version:/ {print $2}' | tail -1)) at +$(elapsed)s"
+}
+
+write_registry_hosts() {
+  # containerd reads these at each pull: the local registry, plain HTTP.
+  # shellcheck source=hack/registry/lib.sh
+  source "${REPO_ROOT}/hack/registry/lib.sh"
+  mkdir -p "${REGISTRY_HOSTS_DIR}/${REGISTRY}"
+  cat >"${REGISTRY_HOSTS_DIR}/${REGISTRY}/hosts.toml" <<TOML
+server = "http://${REGISTRY}"
+
+[host."http://${REGISTRY}"]
+  capabilities = ["pull", "resolve"]
+TOML
+}
+
+start_apiserver_forwarder() {
+  # NODE_IP:<API port> -> 127.0.0.1:<API port>, then the `kubernetes`
+  # Service's endpoints. `exec -a` names the process, so pid_alive knows it.
+  local port
+  port="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).port or 443)' "${APISERVER_URL}")"
+  command -v socat >/dev/null || die "socat missing"
+  start_daemon "${APISERVER_FORWARDER}" bash -c \
+    "exec -a ${APISERVER_FORWARDER} socat TCP-LISTEN:${port},bind=${NODE_IP},reuseaddr,fork TCP:127.0.0.1:${port}"
+  wait_for "API server forwarder on ${NODE_IP}:${port}" 30 \
+    curl -fsk --max-time 2 -o /dev/null "https://${NODE_IP}:${port}/readyz"
+  kctl apply -f - >/dev/null <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${KUBERNETES_ENDPOINTSLICE}
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: bluegreen.dev-real-node
+    bluegreen.dev/real-node: "true"
+addressType: IPv4
+endpoints:
+- addresses: ["${NODE_IP}"]
+  conditions: {ready: true}
+ports:
+- {name: https, port: ${port}, protocol: TCP}
+YAML
 }
 
 import_images() {
@@ -276,13 +321,15 @@ main() {
   ensure_packages
   check_prereqs
   mkdir -p "${PID_DIR}" "${LOG_DIR}"
-  if pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy && node_ready \
+  if pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy && pid_alive "${APISERVER_FORWARDER}" \
+     && node_ready \
      && curl -fsS --max-time 2 "http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz" >/dev/null 2>&1; then
     log "node ${NODE_NAME} already up and Ready"
     exit 0
   fi
   # Leftovers of a crashed run (dead pids, stale mounts) would confuse a new start.
-  if [[ -d "${PID_DIR}" ]] && ! { pid_alive containerd || pid_alive kubelet || pid_alive kube-proxy; } \
+  if [[ -d "${PID_DIR}" ]] && ! { pid_alive containerd || pid_alive kubelet || pid_alive kube-proxy \
+       || pid_alive "${APISERVER_FORWARDER}"; } \
      && compgen -G "${PID_DIR}/*.pid" >/dev/null; then
     log "cleaning up a previous run that did not stop cleanly"
     BLUEGREEN_NODE_KEEP_LOGS=1 "${NODE_LIB_DIR}/node-down.sh"
@@ -292,11 +339,13 @@ main() {
   save_sysctls
   setup_host_network
   write_cni_config
+  write_registry_hosts
   start_containerd
   import_images
   grant_rbac
   start_kubelet
   start_kube_proxy
+  start_apiserver_forwarder
   log "waiting for Node ${NODE_NAME} to be Ready"
   wait_for "Node ${NODE_NAME} Ready (see ${LOG_DIR}/kubelet.log)" "${BLUEGREEN_NODE_TIMEOUT:-180}" node_ready
   wait_for "kube-proxy healthz" 60 curl -fsS "http://127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}/healthz"
