@@ -68,6 +68,10 @@ test: venv toolchain lint ## Everything: lint, unit, integration on the local cl
 bench: venv toolchain ## Benchmarks on the local cluster; results in BENCHMARKS.md
 	hack/run-bench.sh
 
+bench-compare: venv cluster ## Build Argo Rollouts v1.10.1, measure N blue/green Rollouts switching on the local cluster (BENCH_COMPARE_RELEASES=100)
+	bench/compare/build-argo-rollouts.sh
+	$(PY) -m bench.compare.argo_rollouts --releases $${BENCH_COMPARE_RELEASES:-100}
+
 ##@ Run
 demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours
 	hack/demo.sh
@@ -75,4 +79,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos manifests lint unit test bench demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos manifests lint unit test bench bench-compare demo run
