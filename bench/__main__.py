@@ -14,13 +14,13 @@ from typing import Any
 
 from tests.integration.harness import REPO, Kubectl
 
-from bench import check_safety, failover, imports, latency, memory, report
+from bench import check_safety, failover, imports, latency, memory, report, scale
 from bench.cluster import api_client, cluster_env, machine
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    only = set(args.only or ("latency", "memory", "checks", "failover", "report"))
+    only = set(args.only or ("latency", "memory", "checks", "failover", "scale", "report"))
     out: Path = args.results
     out.mkdir(parents=True, exist_ok=True)
 
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         _checks(args, env, out)
     if "failover" in only:
         _failover(args.failover_trials, env, api, out)
+    if "scale" in only:
+        _scale(args, env, api, out)
     if "report" in only:
         args.report.write_text(report.render(out))
         _log(f"wrote {args.report}")
@@ -94,7 +96,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "--only",
-        choices=("latency", "memory", "checks", "failover", "report"),
+        choices=("latency", "memory", "checks", "failover", "scale", "report"),
         action="append",
     )
     parser.add_argument("--failover-trials", type=int, default=20)
@@ -112,6 +114,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=True,
         help="a second memory pass under tracemalloc: where the heap goes",
     )
+    parser.add_argument(
+        "--scale-releases",
+        default="100,300,1000",
+        help="comma-separated counts of concurrent releases on one replica",
+    )
+    parser.add_argument("--scale-shards", type=int, default=3, help="shards for the last run")
+    parser.add_argument(
+        "--scale-sharded-releases", type=int, default=1000, help="0: no sharded run"
+    )
     check_safety.add_arguments(parser)
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
@@ -123,6 +134,21 @@ def _failover(trials: int, env: dict[str, str], api: Any, out: Path) -> None:
     result = failover.run(env, api, out, trials=trials)
     _write(out / "failover.json", {**result, "finished": _now()})
     _log(f"failover: first act {json.dumps(result['first_act_ms'])}")
+
+
+def _scale(args: argparse.Namespace, env: dict[str, str], api: Any, out: Path) -> None:
+    runs = [(int(n), 1) for n in str(args.scale_releases).split(",") if n.strip()]
+    if args.scale_sharded_releases:
+        runs.append((args.scale_sharded_releases, args.scale_shards))
+    for count, shards in runs:
+        _log(f"scale: {count} releases, {shards} shard(s)")
+        result = scale.run(env, api, out, count=count, shards=shards)
+        _write(out / f"scale-{count}-{shards}.json", {**result, "finished": _now()})
+        _log(
+            f"scale: {result['requests_per_release']} requests/release, "
+            f"Available->switch {json.dumps(result['available_to_switch_ms'])}, "
+            f"RSS {result['operator_peak_rss_mib']}"
+        )
 
 
 def _checks(args: argparse.Namespace, env: dict[str, str], out: Path) -> None:

@@ -152,6 +152,9 @@ ENDPOINT_SLICES = CacheSpec(
 )
 
 
+CACHED_KINDS = (RELEASES, DEPLOYMENTS, PODS, JOBS, SERVICES, ENDPOINT_SLICES)
+
+
 class Caches:
     """One cache per kind the reconciler observes, sharing one start and one stop."""
 
@@ -161,6 +164,8 @@ class Caches:
         namespaces: tuple[str, ...] = (),
         keep: Callable[[str], bool] = lambda namespace: True,
     ) -> None:
+        self.rest = rest
+
         def cache(spec: CacheSpec) -> WatchCache:
             return WatchCache(rest, spec, namespaces, keep=keep)
 
@@ -180,6 +185,11 @@ class Caches:
                 self.endpoint_slices,
             ]
         )
+
+    async def close(self) -> None:
+        """Stop every watch and close their client."""
+        await self.all.stop()
+        await self.rest.api.close()
 
     def notify(self, on_change: Callable[[str, JSON], None]) -> None:
         """Tell ``on_change(kind, object)`` of every object a watch delivers."""

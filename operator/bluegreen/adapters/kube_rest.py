@@ -73,7 +73,9 @@ class NotLeadingError(KubeError):
         super().__init__(0, "not the leader: the Lease is not held or its renewal is overdue")
 
 
-async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
+async def make_api_client(
+    kubeconfig: str | None = None, connections: int = 8
+) -> k8s_client.ApiClient:
     """In-cluster config when there is a service account, else the kubeconfig."""
     try:
         k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -81,8 +83,10 @@ async def make_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
         await k8s_config.load_kube_config(config_file=kubeconfig)
     configuration = k8s_client.Configuration.get_default_copy()
     # Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
-    # operator process, and the default pool of 100 costs tens of MiB under load.
-    configuration.connection_pool_maxsize = 8
+    # operator process's requests, and the default pool of 100 costs tens of MiB
+    # under load. Watches hold their connection for minutes: they get a client of
+    # their own, sized to them, so that they never starve the requests.
+    configuration.connection_pool_maxsize = connections
     api = k8s_client.ApiClient(configuration)
     # The API server's audit log and metrics tell our requests apart by this.
     api.user_agent = USER_AGENT

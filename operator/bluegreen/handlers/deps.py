@@ -23,6 +23,6 @@ class Dependencies:
     http_session: aiohttp.ClientSession
 
     async def close(self) -> None:
-        await self.caches.all.stop()
+        await self.caches.close()
         await self.http_session.close()
         await self.kube.close()

@@ -24,6 +24,11 @@ def service_names(spec: Mapping[str, Any]) -> tuple[str, str]:
     return stable, preview or (f"{stable}-preview" if stable else "")
 
 
+Labels = tuple[tuple[str, str], ...]
+EXPOSURE_RECHECK_SECONDS = 300.0
+"""How long the exposure warning may lag a Service created after the revision deployed."""
+
+
 class CacheObserver:
     """The ``ObservePort`` over the watch caches: a step costs the API server nothing.
 
@@ -31,15 +36,17 @@ class CacheObserver:
     the stable/preview Service when the cache has none by that name (only our
     own Services are watched, and a foreign one must be seen to be refused);
     the Deployment name about to be taken, when it is not ours; the namespace's
-    Services once per revision (and per ``exposure_seconds``) for the
-    exposure warning; and the EndpointSlices that would prove a switch, so a
-    lagging cache can never confirm one.
+    Services when the pod labels change (and every ``exposure_seconds``) for
+    the exposure warning; and the EndpointSlices that would prove a switch, so
+    a lagging cache can never confirm one.
     """
 
-    def __init__(self, kube: Kube, caches: Caches, exposure_seconds: float = 300.0) -> None:
+    def __init__(
+        self, kube: Kube, caches: Caches, exposure_seconds: float = EXPOSURE_RECHECK_SECONDS
+    ) -> None:
         self.kube, self.caches, self.exposure_seconds = kube, caches, exposure_seconds
-        self._exposure: dict[tuple[str, str], tuple[str, float, tuple[str, ...]]] = {}
-        """(namespace, release) -> (revision, when, the Services that exposed it)."""
+        self._exposure: dict[tuple[str, str], tuple[Labels, float, tuple[str, ...]]] = {}
+        """(namespace, release) -> (template labels, when, the Services that selected them)."""
 
     async def observe(self, body: Mapping[str, Any]) -> Observed:
         await self.caches.all.wait_synced()
@@ -110,16 +117,21 @@ class CacheObserver:
     async def _exposing(
         self, namespace: str, release: str, revision: str, spec: Mapping[str, Any], own: set[str]
     ) -> tuple[str, ...]:
+        """Services that also select the release's pods, listed again only when the pod
+        labels other Services could select on change (a new revision's template labels;
+        the revision label is a hash no other Service knows) or the last look is old."""
         if not revision:
             return ()
+        template = spec.get("template") or {}
+        labels = tuple(sorted(((template.get("metadata") or {}).get("labels") or {}).items()))
         key = (namespace, release)
         known = self._exposure.get(key)
         now = time.monotonic()
-        if known is not None and known[0] == revision and now - known[1] < self.exposure_seconds:
+        if known is not None and known[0] == labels and now - known[1] < self.exposure_seconds:
             return known[2]
         services = await self.kube.services.list(namespace)
         found = exposing_services(services, release, revision, spec, exclude=own)
-        self._exposure[key] = (revision, now, found)
+        self._exposure[key] = (labels, now, found)
         return found
 
     def forget(self, namespace: str, release: str) -> None:

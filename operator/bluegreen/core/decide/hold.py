@@ -12,10 +12,24 @@ from bluegreen.core.decide.checks import run_checks
 from bluegreen.core.decide.rollback import rollback
 from bluegreen.core.decide.view import ReleaseView
 from bluegreen.core.decision import Draft
-from bluegreen.core.status import Phase
+from bluegreen.core.status import Phase, Previous
 
-_HOLD_CHECK_FAILED = ("HoldCheckFailed", "a hold check failed")
-"""(reason, why) of the rollback a failed hold check causes."""
+_HOLD_CHECK_FAILED = "HoldCheckFailed"
+"""The reason of the rollback a failed hold check causes."""
+
+
+def _failed_check(draft: Draft, revision: str) -> str:
+    """Why a rollback happens: the first failed hold check of ``revision``, by name."""
+    for result in draft.status.checks:
+        if result.stage == chk.HOLD and result.revision == revision and result.phase == chk.FAILED:
+            return f"hold check {result.name} failed ({result.message})"
+    return "a hold check failed"
+
+
+def holding_message(previous: Previous) -> str:
+    """The deadline, not a countdown: a message that changed with time would cost a
+    status write on every wake-up of the hold."""
+    return f"holding {previous.revision} until {previous.delete_after}"
 
 
 def hold(view: ReleaseView, draft: Draft) -> bool:
@@ -26,12 +40,16 @@ def hold(view: ReleaseView, draft: Draft) -> bool:
     if draft.status.phase == Phase.HOLDING:
         verdict = run_checks(view, draft, view.spec.hold.checks, chk.HOLD, view.desired)
         if verdict == chk.FAILED:
-            rollback(view, draft, *_HOLD_CHECK_FAILED)
+            rollback(view, draft, _HOLD_CHECK_FAILED, _failed_check(draft, view.desired))
             return True
         if view.now < delete_after:
-            remaining = view.seconds_until(delete_after)
-            draft.progress = ("Holding", f"holding {previous.revision} for {remaining:.0f}s")
-            draft.wake_in(remaining)
+            # The deadline, not a countdown: a message that changes with time would
+            # cost a status write on every wake-up of the hold.
+            draft.progress = (
+                "Holding",
+                f"holding {previous.revision} until {previous.delete_after}",
+            )
+            draft.wake_in(view.seconds_until(delete_after))
             return True
         if verdict != chk.PASSED:
             return True  # a last hold check is still running
@@ -58,7 +76,7 @@ def hold_beside_candidate(view: ReleaseView, draft: Draft) -> bool:
     verdict = run_checks(view, draft, view.spec.hold.checks, chk.HOLD, active.revision)
     if verdict != chk.FAILED:
         return False
-    rollback(view, draft, *_HOLD_CHECK_FAILED)
+    rollback(view, draft, _HOLD_CHECK_FAILED, _failed_check(draft, active.revision))
     return True
 
 

@@ -47,7 +47,10 @@ def summarize(
         put(ConditionType.READY, FALSE, reason, message)
     else:
         put(ConditionType.STALLED, FALSE, "Progressing", "")
-        if status.phase in IN_FLIGHT_PHASES or draft.continue_now:
+        # A release that just completed (the held revision collected) is settled even if
+        # the loop looks once more: saying so now saves a second status write.
+        settling = draft.continue_now and status.phase != Phase.COMPLETE
+        if status.phase in IN_FLIGHT_PHASES or settling:
             reason, message = draft.progress or (status.phase, status.message)
             put(ConditionType.RECONCILING, TRUE, reason, message)
             put(ConditionType.READY, FALSE, reason, message)

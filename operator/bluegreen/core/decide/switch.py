@@ -7,6 +7,7 @@ from datetime import timedelta
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
 from bluegreen.core.decide import record
 from bluegreen.core.decide.cleanup import delete_unselected
+from bluegreen.core.decide.hold import holding_message
 from bluegreen.core.decide.rollback import rollback
 from bluegreen.core.decide.selectors import patch_stable
 from bluegreen.core.decide.view import ReleaseView
@@ -104,6 +105,8 @@ def confirm_switch(view: ReleaseView, draft: Draft) -> bool:
         draft.set(phase=Phase.ROLLED_BACK)
     elif status.previous and not status.previous.draining:
         draft.set(phase=Phase.HOLDING)
+        # What the hold's first step will say anyway: one status write, not two.
+        draft.progress = ("Holding", holding_message(status.previous))
     else:
         draft.set(phase=Phase.COMPLETE)
     draft.continue_now = True
@@ -121,7 +124,9 @@ def _wait_or_undo(view: ReleaseView, draft: Draft, waiting: str) -> None:
     requeue = view.ctx.switch_confirm_requeue_seconds
     deadline = view.time(active.switched_at) + timedelta(seconds=view.ctx.switch_timeout_seconds)
     if view.now < deadline:
-        draft.progress = ("Switching", waiting)
+        # Without the counts, which change with every EndpointSlice update and would
+        # each cost a status write; the timeout's message below carries them.
+        draft.progress = ("Switching", f"waiting for EndpointSlices to show only {active.revision}")
         draft.wake_in(min(requeue, view.seconds_until(deadline)))
         return
     message = (

@@ -1,0 +1,263 @@
+"""Many releases at once on one operator replica, or on several shards.
+
+``count`` releases spread over ``namespaces`` namespaces (KWOK nodes, 1-3
+replicas each, drawn; no checks, hold 0; Services through plain API calls)
+are created and become Ready on v1, then all change to v2 at once. Measured
+over the v2 phase: candidate Available -> stable selector patched (from the
+bench's own watches), the API requests of the operator as the API server's
+audit log records them (by user agent), CPU seconds of the operator(s) and
+the API server, and the operators' peak RSS (VmHWM). With ``shards`` > 1,
+that many elected operators split the namespaces; the audit log must show
+every namespace written by one shard only.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from tests.integration.harness import REPO, Kubectl, free_port, wait_for
+
+from bench.cluster import GROUP, PLURAL, VERSION, Recorder, Sampler, cluster_pids, rss_kib
+from bench.compare.audit import _events as events_between
+from bench.compare.audit import count_requests
+from bench.latency import Change, analyse, release_body
+from bench.memory import _ready_times, _wait_all
+from bench.stats import summary
+
+OPERATOR_AGENTS = ("bluegreen-operator/", "kopf/")
+WRITE_VERBS = {"create", "patch", "update", "delete"}
+TARGETS = {"requests_per_release": 15, "peak_rss_mib": 200, "available_to_switch_p99_ms": 500}
+THREADS = 10
+
+
+class ClusterRecorder(Recorder):
+    """The bench's own watches, over every namespace (release names are unique)."""
+
+    def start(self) -> None:
+        import threading
+
+        apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
+        custom = client.CustomObjectsApi(self.api)
+        sources: dict[str, tuple[Any, tuple[Any, ...]]] = {
+            "deployment": (apps.list_deployment_for_all_namespaces, ()),
+            "service": (core.list_service_for_all_namespaces, ()),
+            "release": (custom.list_cluster_custom_object, (GROUP, VERSION, PLURAL)),
+        }
+        for kind, (func, args) in sources.items():
+            threading.Thread(
+                target=self._run, args=(kind, func, args), name=f"watch-{kind}", daemon=True
+            ).start()
+        wait_for("the bench's watches", lambda: all(self._started.values()), timeout=30)
+
+
+class OperatorProcess:
+    def __init__(self, env: dict[str, str], log: Path, *flags: str) -> None:
+        self.metrics_port, self.liveness_port = free_port(), free_port()
+        args = [
+            sys.executable,
+            "-m",
+            "bluegreen",
+            "--metrics-port",
+            str(self.metrics_port),
+            "--liveness-port",
+            str(self.liveness_port),
+            "--infrastructure",
+            "kubernetes",
+            "--drift-interval",
+            "0",
+            *flags,
+        ]
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                args, env={**env, "PYTHONPATH": str(REPO)}, stdout=out, stderr=out
+            )
+        self.log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def run(
+    env: dict[str, str],
+    api: client.ApiClient,
+    out: Path,
+    *,
+    count: int,
+    namespaces: int = 10,
+    shards: int = 1,
+    seed: int = 20261202,
+) -> dict[str, Any]:
+    k = Kubectl(env)
+    tag = uuid.uuid4().hex[:5]
+    spaces = [f"bench-scale-{tag}-{n}" for n in range(namespaces)]
+    election = f"bench-scale-{tag}-system"
+    for space in [*spaces, election]:
+        k.run("create", "namespace", space)
+    draw = random.Random(seed)
+    releases = {
+        f"s{tag}-{i:04d}": (spaces[i % namespaces], draw.randint(1, 3)) for i in range(count)
+    }
+    recorder = ClusterRecorder(api, "")
+    recorder.start()
+    operators = _start(env, out, tag, shards, election)
+    pids = {f"operator-{i}": op.pid for i, op in enumerate(operators)}
+    sampler = Sampler({**pids, **cluster_pids(env)})
+    sampler.start()
+    custom = client.CustomObjectsApi(api)
+    try:
+        _each(custom, releases, "v1", create=True)
+        _wait_all(recorder, list(releases), None, timeout=300 + count)
+        time.sleep(2)  # the last status writes' echoes settle before the measured phase
+        started_wall, started = datetime.now(UTC), time.monotonic()
+        changes = _each(custom, releases, "v2", create=False)
+        generations = {c.release: c.generation for c in changes}
+        _wait_all(recorder, list(releases), generations, timeout=300 + count)
+        ended = max(_ready_times(recorder, generations, started).values())
+        time.sleep(3)  # the audit log is written in batches
+        ended_wall = datetime.now(UTC)
+        peaks = {name: rss_kib(pid) for name, pid in pids.items()}
+        cpu = {who: sampler.cpu_between(who, started, ended) for who in sampler.pids}
+    finally:
+        sampler.stop()
+        events = recorder.snapshot()
+        recorder.stop()
+        for space in spaces:
+            k.run("delete", "bgr", "--all", "-n", space, "--wait=false", check=False)
+        _wait_gone(k, spaces)
+        for op in operators:
+            op.stop()
+        for space in [*spaces, election]:
+            k.run("delete", "namespace", space, "--wait=false", check=False)
+    rows = [analyse(change, events) for change in changes]
+    audit = Path(env["BLUEGREEN_CLUSTER_DIR"]) / "audit.log"
+    requests = count_requests(audit, OPERATOR_AGENTS, started_wall, ended_wall)
+    total = sum(requests.values())
+    operator_cpu = sum(v or 0.0 for who, v in cpu.items() if who.startswith("operator-"))
+    return {
+        "releases": count,
+        "namespaces": namespaces,
+        "shards": shards,
+        "replicas_drawn": dict(Counter(r for _, r in releases.values())),
+        "all_ready_v2_s": round(ended - started, 2),
+        "available_to_switch_ms": summary(
+            [r["available_to_switch"] for r in rows if r.get("available_to_switch") is not None]
+        ),
+        "missing_rows": sum(1 for r in rows if r.get("available_to_switch") is None),
+        "requests_per_release": round(total / count, 2),
+        "requests": {f"{verb} {resource}": n for (verb, resource), n in requests.items()},
+        "operator_cpu_s_per_release": round(operator_cpu / count, 4),
+        "apiserver_cpu_s_per_release": round((cpu.get("kube-apiserver") or 0.0) / count, 4),
+        "cpu_s": cpu,
+        "operator_peak_rss_mib": {
+            name: round(peak[1] / 1024, 1) if peak else None for name, peak in peaks.items()
+        },
+        "writers_per_namespace": _writers(audit, started_wall, ended_wall) if shards > 1 else {},
+        "targets": TARGETS,
+    }
+
+
+def _start(
+    env: dict[str, str], out: Path, tag: str, shards: int, election: str
+) -> list[OperatorProcess]:
+    if shards == 1:
+        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log")]
+    else:
+        operators = [
+            OperatorProcess(
+                env,
+                out / f"operator-scale-{tag}-shard{i}.log",
+                "--leader-elect",
+                "--leader-election-namespace",
+                election,
+                "--shards",
+                str(shards),
+                "--shard-index",
+                str(i),
+            )
+            for i in range(shards)
+        ]
+    for op in operators:
+        wait_for("operator metrics endpoint", lambda op=op: _up(op), timeout=60)
+    return operators
+
+
+def _up(op: OperatorProcess) -> bool:
+    import urllib.request
+
+    if op.process.poll() is not None:
+        raise RuntimeError(f"operator exited ({op.process.returncode}); log: {op.log}")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
+            return b"bluegreen_" in response.read()
+    except OSError:
+        return False
+
+
+def _each(
+    custom: client.CustomObjectsApi,
+    releases: dict[str, tuple[str, int]],
+    version: str,
+    *,
+    create: bool,
+) -> list[Change]:
+    """Create every release, or change every release's template, from a few threads."""
+
+    def one(name: str) -> Change:
+        namespace, replicas = releases[name]
+        body = release_body(name, version, namespace, replicas)
+        sent = time.monotonic()
+        if create:
+            done = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        else:
+            patch = {"spec": {"template": body["spec"]["template"]}}
+            done = custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, patch
+            )
+        return Change(name, version, int(done["metadata"]["generation"]), sent)  # type: ignore[index]
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        return list(pool.map(one, releases))
+
+
+def _writers(audit: Path, since: datetime, until: datetime) -> dict[str, Any]:
+    """Which operator shards wrote in each namespace: exactly one each, or a violation."""
+    writers: dict[str, set[str]] = defaultdict(set)
+    for event in events_between(audit, ("bluegreen-operator/",), since, until):
+        namespace = (event.get("objectRef") or {}).get("namespace", "")
+        if event.get("verb") in WRITE_VERBS and str(namespace).startswith("bench-scale-"):
+            writers[str(namespace)].add(str(event.get("userAgent", "")))
+    return {
+        "namespaces": len(writers),
+        "written_by_more_than_one": sorted(ns for ns, who in writers.items() if len(who) > 1),
+        "shards_seen": sorted({w for who in writers.values() for w in who}),
+    }
+
+
+def _wait_gone(k: Kubectl, spaces: list[str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = sum(len(k.json("get", "bgr", "-n", space).get("items") or []) for space in spaces)
+        if not left:
+            return
+        time.sleep(2)
