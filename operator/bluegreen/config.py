@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluegreen.adapters.check_targets import parse_allowed_hosts
+from bluegreen.adapters.prometheus import check_url
 from bluegreen.api.v1alpha1 import OPERATOR_NAME
 from bluegreen.core.leadership import LeaseTimings
 
@@ -42,6 +43,8 @@ class OperatorConfig:
     """Replica groups the releases are split over by namespace (``core.sharding``)."""
     shard_index: int = 0
     """This process's shard: it acts only on namespaces that hash to it."""
+    prometheus_url: str | None = None
+    """Where metric checks send their queries; None: they find no Prometheus."""
 
 
 def _default_module_dir() -> Path:
@@ -114,6 +117,14 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         help="seconds a selector switch may take to show in EndpointSlices; past it a "
         "forward switch goes back to the held revision",
     )
+    parser.add_argument(
+        "--prometheus-url",
+        type=_prometheus_url,
+        default=env.get("BLUEGREEN_PROMETHEUS_URL") or None,
+        help="base URL of the Prometheus that metric checks query, e.g. "
+        "http://prometheus.monitoring:9090 (env BLUEGREEN_PROMETHEUS_URL); default: none, "
+        "metric checks are inconclusive",
+    )
     _leader_election_flags(parser, env)
     parser.add_argument("--verbose", action="store_true", help="log every handled watch event")
     args = parser.parse_args(argv)
@@ -144,6 +155,7 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         lease_timings=timings,
         shards=args.shards,
         shard_index=args.shard_index,
+        prometheus_url=args.prometheus_url,
     )
 
 
@@ -185,6 +197,13 @@ def _leader_election_flags(parser: argparse.ArgumentParser, env: Mapping[str, st
         ("--retry-period", defaults.retry_period, "between acquire and renew attempts"),
     ):
         parser.add_argument(flag, type=float, default=default, help=f"seconds after which {text}")
+
+
+def _prometheus_url(text: str) -> str:
+    try:
+        return check_url(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _allowed_hosts(text: str) -> tuple[str, ...]:

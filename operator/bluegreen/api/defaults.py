@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bluegreen.api.enums import DeletionPolicy, ServiceType
+from bluegreen.api.enums import DeletionPolicy, InconclusivePolicy, ServiceType
 
 REPLICAS: Final = 1
 SERVICE_TYPE: Final = ServiceType.CLUSTER_IP
@@ -28,3 +28,8 @@ HTTP_EXPECT_STATUS: Final = 200
 HTTP_TIMEOUT_SECONDS: Final = 5
 HTTP_ATTEMPTS: Final = 3
 JOB_TIMEOUT_SECONDS: Final = 300
+METRIC_WINDOW_SECONDS: Final = 60
+METRIC_CONSECUTIVE_FAILURES: Final = 1
+METRIC_ON_INCONCLUSIVE: Final = InconclusivePolicy.WAIT
+METRIC_INCONCLUSIVE_TIMEOUT_SECONDS: Final = 300
+METRIC_TIMEOUT_SECONDS: Final = 10

@@ -62,6 +62,30 @@ class CheckStage(StrEnum):
 class CheckKind(StrEnum):
     HTTP = "http"
     JOB = "job"
+    METRIC = "metric"
+
+
+class InconclusivePolicy(StrEnum):
+    """``metric.onInconclusive``: what an evaluation without an answer counts as.
+
+    Inconclusive means no data (an empty result, NaN) or no Prometheus (unreachable,
+    timed out, an error of its own); a query Prometheus rejects is a failure.
+    """
+
+    WAIT = "Wait"
+    """Neither pass nor fail: evaluate again; fail once inconclusive past the deadline."""
+    FAIL = "Fail"
+    """A failed evaluation (counted towards consecutiveFailures)."""
+    PASS = "Pass"
+    """A passed evaluation."""
+
+
+class MetricVerdict(StrEnum):
+    """``status.checks[].verdict``: what the last evaluation of a metric check said."""
+
+    PASS = "Pass"
+    FAIL = "Fail"
+    INCONCLUSIVE = "Inconclusive"
 
 
 class Outcome(StrEnum):

@@ -48,6 +48,13 @@ HTTP_EXPECT_BODY_REGEX_MAX_CHARS: Final = 256
 HTTP_PATH_MAX_CHARS: Final = 1024
 HTTP_URL_MAX_CHARS: Final = 2048
 JOB_TIMEOUT_MIN, JOB_TIMEOUT_MAX = 1, 3600
+METRIC_QUERY_MAX_CHARS: Final = 2048
+"""A PromQL query template; rendered, its variables add at most a few dozen characters."""
+METRIC_WINDOW_MIN, METRIC_WINDOW_MAX = 1, 24 * 3600
+METRIC_TIMEOUT_MIN, METRIC_TIMEOUT_MAX = 1, 60
+"""metric.timeoutSeconds bounds: one query, sent to Prometheus as its own timeout too."""
+METRIC_FAILURES_MAX: Final = 100
+METRIC_INCONCLUSIVE_TIMEOUT_MAX: Final = 24 * 3600
 
 # metav1.Condition's own limits, so conditions read by generic tools stay valid.
 CONDITION_TYPE_MAX_CHARS: Final = 316

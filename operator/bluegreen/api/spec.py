@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.api import defaults
-from bluegreen.api.checks import CHECK_ITEM, Check, HttpCheck, JobCheck, unique_check_names
+from bluegreen.api.checks import (
+    CHECK_ITEM,
+    Check,
+    HttpCheck,
+    JobCheck,
+    MetricCheck,
+    unique_check_names,
+)
 from bluegreen.api.enums import DeletionPolicy, ServiceType
 from bluegreen.api.limits import (
     DNS_LABEL_MAX_CHARS,
@@ -37,6 +44,7 @@ __all__ = [
     "HttpCheck",
     "InfrastructureSpec",
     "JobCheck",
+    "MetricCheck",
     "PromotionSpec",
     "ReleaseSpec",
     "ServiceSpec",

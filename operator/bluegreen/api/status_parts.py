@@ -12,7 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Final, TypeVar
 
 from bluegreen.api.conditions import ConditionStatus
-from bluegreen.api.enums import CheckKind, CheckPhase, CheckStage, Outcome, one_of
+from bluegreen.api.enums import CheckKind, CheckPhase, CheckStage, MetricVerdict, Outcome, one_of
 from bluegreen.api.limits import (
     CONDITION_MESSAGE_MAX_CHARS,
     CONDITION_REASON_MAX_CHARS,
@@ -149,13 +149,40 @@ class CheckStatus:
         default=0,
         metadata=doc("The run number; hold checks rerun and each run gets a fresh Job."),
     )
+    value: str = field(
+        default="",
+        metadata=doc("Metric checks: the last value the query gave; empty for no data."),
+    )
+    baseline: str = field(
+        default="",
+        metadata=doc("Metric checks: the previous revision's value it was compared with."),
+    )
+    verdict: str = field(
+        default="",
+        metadata=doc(f"Metric checks: what the last evaluation said, {one_of(MetricVerdict)}."),
+    )
+    failures: int = field(default=0, metadata=doc("Metric checks: failed evaluations in a row."))
+    inconclusive_since: str = field(
+        default="",
+        metadata=doc(
+            "Metric checks: when the evaluations in a row without an answer began (RFC 3339)."
+        ),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        return plain_to_dict(self)
+        out = plain_to_dict(self)
+        # The metric fields only where they say something: HTTP and Job checks stay short.
+        for key in _METRIC_ONLY:
+            if out[key] in ("", 0):
+                del out[key]
+        return out
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> CheckStatus:
         return plain_from_dict(CheckStatus, raw)
+
+
+_METRIC_ONLY: Final = ("value", "baseline", "verdict", "failures", "inconclusiveSince")
 
 
 @dataclass(frozen=True)

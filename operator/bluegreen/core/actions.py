@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.core.infrastructure import InfrastructureInputs
+from bluegreen.core.metric_checks import MetricQuery
 from bluegreen.core.spec import Check
 
 
@@ -79,6 +80,20 @@ class RunHttpCheck:
 
 
 @dataclass(frozen=True)
+class RunMetricCheck:
+    """Evaluate a metric check once: its query, and the previous revision's when the
+    condition compares with it (``baseline``; None when it does not, or on a first
+    release). ``core.results.metric_check_finished`` folds the answers in."""
+
+    check: Check
+    stage: str
+    revision: str
+    run: int
+    query: MetricQuery
+    baseline: MetricQuery | None = None
+
+
+@dataclass(frozen=True)
 class CreateJob:
     manifest: Mapping[str, Any]
     check: str = ""
@@ -136,6 +151,7 @@ Action = (
     | DeleteDeployment
     | PatchSelector
     | RunHttpCheck
+    | RunMetricCheck
     | CreateJob
     | DeleteJob
     | DeleteJobs

@@ -12,7 +12,8 @@ from datetime import datetime
 from bluegreen.api.conditions import Reason
 from bluegreen.api.enums import CheckKind, EventType
 from bluegreen.core import checks as chk
-from bluegreen.core.actions import CreateJob, EmitEvent, RunHttpCheck
+from bluegreen.core import metric_checks as metric
+from bluegreen.core.actions import CreateJob, EmitEvent, RunHttpCheck, RunMetricCheck
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
 from bluegreen.core.infrastructure import DriftReport, InfrastructureOutputs
 from bluegreen.core.status import CheckStatus, InfrastructureStatus, Phase, ReleaseStatus
@@ -125,6 +126,38 @@ def http_check_finished(
         message=message,
         time=format_time(now),
         run=action.run,
+    )
+    return replace(status, checks=chk.upsert(status.checks, entry))
+
+
+def metric_check_finished(
+    status: ReleaseStatus,
+    action: RunMetricCheck,
+    result: metric.QueryResult,
+    baseline: metric.QueryResult | None,
+    now: datetime,
+) -> ReleaseStatus:
+    """One evaluation of a metric check, added to its earlier ones (``metric.fold``)."""
+    spec = action.check.metric
+    assert spec is not None
+    prior = chk.latest(status.checks, action.stage, action.check.name, action.revision)
+    evaluation = metric.evaluate(spec, result, baseline)
+    progress = metric.fold(spec, evaluation, prior, now)
+    entry = CheckStatus(
+        name=action.check.name,
+        stage=action.stage,
+        kind=CheckKind.METRIC,
+        revision=action.revision,
+        phase=progress.phase,
+        attempts=(prior.attempts if prior and prior.phase != chk.PENDING else 0) + 1,
+        message=progress.message,
+        time=format_time(now),
+        run=action.run,
+        value=evaluation.value,
+        baseline=evaluation.baseline,
+        verdict=evaluation.verdict,
+        failures=progress.failures,
+        inconclusive_since=progress.inconclusive_since,
     )
     return replace(status, checks=chk.upsert(status.checks, entry))
 

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bluegreen.adapters.http_checks import HttpCheckOutcome
 from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.adapters.prometheus import Prometheus
 from bluegreen.api.conditions import Reason
-from bluegreen.api.enums import EventType
+from bluegreen.api.enums import EventType, MetricVerdict
 from bluegreen.api.v1alpha1 import REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import actions as act
+from bluegreen.core import checks as chk
 from bluegreen.core import results
 from bluegreen.core.infrastructure import DriftReport
+from bluegreen.core.metric_checks import MetricQuery, QueryResult
 from bluegreen.core.ownership import controlled_by
 from bluegreen.core.status import ReleaseStatus
-from bluegreen.reconciler.ports import CheckPort, InfrastructurePort, KubePort
+from bluegreen.reconciler.ports import CheckPort, InfrastructurePort, KubePort, MetricQueryPort
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,49 @@ class Executor:
     metrics: Metrics
     infrastructure_kind: str = "Terraform"
     """Prefix of infrastructure event reasons: TerraformApplied, TerraformFailed."""
+    prometheus: MetricQueryPort = field(default_factory=lambda: Prometheus(None))
+    """Where metric checks ask their queries (``--prometheus-url``)."""
+
+    async def run_checks(
+        self,
+        checks: Sequence[act.RunHttpCheck | act.RunMetricCheck],
+        body: Mapping[str, Any],
+        status: ReleaseStatus,
+        now: datetime,
+    ) -> ReleaseStatus:
+        """A step's HTTP and metric checks, all at once; results folded in action order.
+
+        One slow check costs its own time, never the sum of everyone's.
+        """
+        meta = body["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        http = [a for a in checks if isinstance(a, act.RunHttpCheck) and a.check.http]
+        metric = [a for a in checks if isinstance(a, act.RunMetricCheck)]
+        queries = [q for a in metric for q in (a.query, a.baseline) if q is not None]
+        outcomes, answers = await asyncio.gather(self._http_outcomes(http), self._answers(queries))
+        for action, outcome in zip(http, outcomes, strict=True):
+            verdict = "passed" if outcome.passed else "failed"
+            self.metrics.checks.labels(ns, name, action.stage, verdict).inc()
+            status = results.http_check_finished(
+                status, action, outcome.passed, outcome.attempts, outcome.message, now
+            )
+        replies = iter(answers)
+        for run in metric:
+            result = next(replies)
+            baseline = next(replies) if run.baseline is not None else None
+            status = results.metric_check_finished(status, run, result, baseline, now)
+            line = chk.latest(status.checks, run.stage, run.check.name, run.revision)
+            verdict = _METRIC_RESULTS.get(line.verdict if line else "", "failed")
+            self.metrics.checks.labels(ns, name, run.stage, verdict).inc()
+        return status
+
+    async def _http_outcomes(self, checks: Sequence[act.RunHttpCheck]) -> list[HttpCheckOutcome]:
+        if not checks:
+            return []
+        return await self.http.run_all([(a.check.http, a.url) for a in checks if a.check.http])
+
+    async def _answers(self, queries: Sequence[MetricQuery]) -> list[QueryResult]:
+        return await self.prometheus.query_all(queries) if queries else []
 
     async def run_http_checks(
         self,
@@ -42,19 +90,7 @@ class Executor:
         now: datetime,
     ) -> ReleaseStatus:
         """Run a step's HTTP checks concurrently; fold their results in action order."""
-        meta = body["metadata"]
-        ns, name = meta["namespace"], meta["name"]
-        runnable = [a for a in checks if a.check.http is not None]
-        outcomes = await self.http.run_all(
-            [(a.check.http, a.url) for a in runnable if a.check.http]
-        )
-        for action, outcome in zip(runnable, outcomes, strict=True):
-            verdict = "passed" if outcome.passed else "failed"
-            self.metrics.checks.labels(ns, name, action.stage, verdict).inc()
-            status = results.http_check_finished(
-                status, action, outcome.passed, outcome.attempts, outcome.message, now
-            )
-        return status
+        return await self.run_checks(checks, body, status, now)
 
     async def run(  # noqa: PLR0912  # one flat match over the action types reads best
         self,
@@ -99,8 +135,8 @@ class Executor:
                 await self.kube.releases.clear_action(ns, name, raw)
             case act.EmitEvent(type=event_type, reason=reason, message=message):
                 await self.kube.events.post(body, event_type, reason, message)
-            case act.RunHttpCheck():
-                return await self.run_http_checks([action], body, status, now)
+            case act.RunHttpCheck() | act.RunMetricCheck():
+                return await self.run_checks([action], body, status, now)
             case act.ApplyInfrastructure(inputs=inputs, inputs_hash=digest):
                 self.metrics.terraform_runs.labels(ns, name, "apply").inc()
                 try:
@@ -223,6 +259,13 @@ def _not_switchable(live: Mapping[str, Any] | None, release_uid: str) -> str:
         return f"{ready}/{wanted} replicas ready"
     return ""
 
+
+_METRIC_RESULTS: dict[str, str] = {
+    MetricVerdict.PASS: "passed",
+    MetricVerdict.FAIL: "failed",
+    MetricVerdict.INCONCLUSIVE: "inconclusive",
+}
+"""bluegreen_checks_total's result label for each verdict of a metric evaluation."""
 
 _INVALID = 422
 """The API server's verdict on an object that fails validation: retrying can't help."""

@@ -27,6 +27,8 @@ from bluegreen.reconciler.execute import Executor, StaleObservationError
 from bluegreen.reconciler.ports import Decide, KubePort, ObservePort
 
 log = logging.getLogger(__name__)
+_CHECKS = (act.RunHttpCheck, act.RunMetricCheck)
+"""Actions that only observe; a step runs them all at once."""
 STATUS_WRITE_ATTEMPTS = 3
 """Conflicts tolerated in one status write while the status itself is unchanged."""
 
@@ -100,13 +102,13 @@ class Reconciler:
             )
             status = decision.status
             try:
-                checks = [a for a in decision.actions if isinstance(a, act.RunHttpCheck)]
+                checks = [a for a in decision.actions if isinstance(a, _CHECKS)]
                 for action in decision.actions:
-                    if isinstance(action, act.RunHttpCheck):
-                        # The step's HTTP checks run together where the first stands: one
-                        # slow check must not serialize the others.
+                    if isinstance(action, _CHECKS):
+                        # The step's HTTP and metric checks run together where the first
+                        # stands: one slow check must not serialize the others.
                         if action is checks[0]:
-                            status = await self.executor.run_http_checks(checks, body, status, now)
+                            status = await self.executor.run_checks(checks, body, status, now)
                         continue
                     status = await self.executor.run(action, body, status, now, started)
             except StaleObservationError as stale:

@@ -1,7 +1,8 @@
 """The ports the reconciler drives: what it needs of the world, and nothing more.
 
 The adapters implement them against the API server, Terraform and the network
-(``adapters.kube.Kube``, ``adapters.terraform``, ``adapters.http_checks``); the
+(``adapters.kube.Kube``, ``adapters.terraform``, ``adapters.http_checks``,
+``adapters.prometheus``); the
 unit tests' in-memory cluster implements them too, so the real ``Reconciler``
 and ``Executor`` run in both. They are structural (``Protocol``): an
 implementation needs the methods, not a base class.
@@ -17,6 +18,7 @@ from bluegreen.adapters.http_checks import HttpCheckOutcome
 from bluegreen.adapters.infrastructure import Infrastructure
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.decision import Decision
+from bluegreen.core.metric_checks import MetricQuery, QueryResult
 from bluegreen.core.observed import Observed
 from bluegreen.core.spec import HttpCheck
 from bluegreen.core.status import ReleaseStatus
@@ -127,3 +129,9 @@ class CheckPort(Protocol):
     """Runs HTTP checks, several at once; outcomes in the order given."""
 
     async def run_all(self, checks: Sequence[tuple[HttpCheck, str]]) -> list[HttpCheckOutcome]: ...
+
+
+class MetricQueryPort(Protocol):
+    """Asks Prometheus instant queries, several at once; results in the order given."""
+
+    async def query_all(self, queries: Sequence[MetricQuery]) -> list[QueryResult]: ...

@@ -155,6 +155,25 @@ def job_check(name: str) -> dict[str, Any]:
     }
 
 
+def metric_check(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "metric": {
+            "query": 'sum(rate(app_requests_total{revision="{{revision}}"}[{{window}}]))',
+            "windowSeconds": 30,
+            "max": 0.05,
+            "min": 0,
+            "maxIncrease": 0.01,
+            "maxIncreasePercent": 20,
+            "consecutiveFailures": 2,
+            "intervalSeconds": 5,
+            "onInconclusive": "Fail",
+            "inconclusiveTimeoutSeconds": 120,
+            "timeoutSeconds": 5,
+        },
+    }
+
+
 def full_spec() -> dict[str, Any]:
     """A spec that sets every field the schema declares."""
     return {
@@ -171,13 +190,13 @@ def full_spec() -> dict[str, Any]:
         },
         "checks": {
             "readiness": {"timeoutSeconds": 120},
-            "smoke": [http_check("home"), job_check("e2e")],
+            "smoke": [http_check("home"), job_check("e2e"), metric_check("kpi")],
         },
         "promotion": {"auto": False, "approvedRevision": "5d8f9c2a1b"},
         "hold": {
             "seconds": 300,
             "checkIntervalSeconds": 10,
-            "checks": [http_check("live"), job_check("soak")],
+            "checks": [http_check("live"), job_check("soak"), metric_check("errors")],
         },
     }
 
@@ -246,7 +265,13 @@ def test_schema_defaults_do_not_change_the_parsed_spec(spec_schema: dict[str, An
     """What the API server fills in must mean what parse_spec assumes when it is absent."""
     raw = minimal_spec()
     raw["checks"] = {"smoke": [{"name": "a", "http": {}}, {"name": "b", "job": {"template": {}}}]}
-    raw["hold"] = {"checks": [{"name": "c", "http": {}}, {"name": "d", "job": {"template": {}}}]}
+    raw["hold"] = {
+        "checks": [
+            {"name": "c", "http": {}},
+            {"name": "d", "job": {"template": {}}},
+            {"name": "e", "metric": {"query": "up", "max": 1}},
+        ]
+    }
     defaulted = apply_defaults(copy.deepcopy(raw), spec_schema)
     assert defaulted != raw, "the schema should fill some defaults"
     assert parse_spec(defaulted) == parse_spec(raw)
@@ -261,8 +286,9 @@ SCHEMA_STRICTER = {
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
-    """Set a schema path in full_spec(): http fields on the first check, job on the second."""
-    index = "1" if ".job." in path else "0"
+    """Set a schema path in full_spec(): http fields on the first check, job on the second,
+    metric on the third."""
+    index = "1" if ".job." in path else "2" if ".metric." in path else "0"
     steps = path.replace("[]", f".{index}").split(".")
     node: Any = raw
     for step in steps[:-1]:
@@ -349,6 +375,14 @@ def _long_default_preview(raw: dict[str, Any]) -> None:
 CEL_REFUSED = {
     "both-http-and-job": _both,
     "neither-http-nor-job": lambda r: r["checks"]["smoke"][0].pop("http"),
+    "both-http-and-metric": lambda r: r["checks"]["smoke"][0].update(
+        metric=metric_check("x")["metric"]
+    ),
+    "metric-without-condition": lambda r: [
+        r["hold"]["checks"][2]["metric"].pop(k)
+        for k in ("max", "min", "maxIncrease", "maxIncreasePercent")
+    ],
+    "metric-empty-query": lambda r: r["hold"]["checks"][2]["metric"].update(query=""),
     "same-check-names": lambda r: r["hold"]["checks"][1].update(name="live"),
     "path-without-slash": lambda r: r["checks"]["smoke"][0]["http"].update(path="healthz"),
     "preview-equals-service": lambda r: r["previewService"].update(name="shop"),
@@ -388,7 +422,25 @@ def full_status() -> ReleaseStatus:
         active=ActiveRevision("5d8f9c2a1b", "shop-5d8f9c2a1b", "shop:v2", 3, 3, stamp),
         preview=Candidate("0123456789", "shop-0123456789", "shop:v3", 3, stamp, stamp, 1, stamp),
         previous=Previous("91ab23cd45", "shop-91ab23cd45", "shop:v1", stamp, draining=True),
-        checks=(CheckStatus("home", "smoke", "http", "5d8f9c2a1b", "Passed", 1, "200", stamp, 2),),
+        checks=(
+            CheckStatus("home", "smoke", "http", "5d8f9c2a1b", "Passed", 1, "200", stamp, 2),
+            CheckStatus(
+                "errors",
+                "hold",
+                "metric",
+                "5d8f9c2a1b",
+                "Running",
+                3,
+                "no data; waiting",
+                stamp,
+                3,
+                value="0.2",
+                baseline="0.01",
+                verdict="Inconclusive",
+                failures=1,
+                inconclusive_since=stamp,
+            ),
+        ),
         infrastructure=InfrastructureStatus(
             applied=True,
             inputs_hash="abc",

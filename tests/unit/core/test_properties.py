@@ -33,6 +33,7 @@ from .world import (
     job_check,
     later,
     make_spec,
+    metric_check,
     revision_of,
     step,
 )
@@ -46,13 +47,15 @@ KSTATUS = (ConditionType.READY, ConditionType.RECONCILING, ConditionType.STALLED
 
 
 def spec_for(image: str, auto: bool, jobs: bool) -> dict[str, Any]:
-    smoke = [http_check("home")] + ([job_check("e2e")] if jobs else [])
+    smoke = [http_check("home"), metric_check("kpi", max=0.5)]
+    smoke += [job_check("e2e")] if jobs else []
+    errors = metric_check("errors", maxIncrease=0.1, consecutiveFailures=2)
     return make_spec(
         image,
         replicas=REPLICAS,
         hold=HOLD,
         smoke=smoke,
-        hold_checks=[http_check("live")],
+        hold_checks=[http_check("live"), errors],
         hold_interval=30,
         auto=auto,
         readiness_timeout=READINESS_TIMEOUT,
@@ -146,7 +149,12 @@ ops = st.one_of(
     st.tuples(st.just("ready_all")),
     st.tuples(st.just("lag"), st.booleans()),
     st.tuples(st.just("jobs")),
-    st.tuples(st.just("fail"), st.sampled_from(["smoke", "job", "hold", "stuck"]), revision_index),
+    st.tuples(
+        st.just("fail"),
+        st.sampled_from(["smoke", "job", "hold", "stuck", "kpi", "errors"]),
+        revision_index,
+    ),
+    st.tuples(st.just("prometheus"), st.sampled_from(["unreachable", "rejected", None])),
     st.tuples(st.just("heal"), revision_index),
     st.tuples(
         st.just("human"),
@@ -181,10 +189,11 @@ rollout_ops = st.one_of(
     st.tuples(st.just("human"), st.just("promote"), st.just(True)),
     crash_op,
     crash_op,
-    st.tuples(st.just("fail"), st.sampled_from(["smoke", "job", "hold"]), revision_index),
+    st.tuples(st.just("fail"), st.sampled_from(["smoke", "job", "hold", "errors"]), revision_index),
     st.tuples(st.just("heal"), revision_index),
     st.tuples(st.just("ready"), revision_index, st.integers(0, REPLICAS)),
     st.tuples(st.just("lag"), st.booleans()),
+    st.tuples(st.just("prometheus"), st.sampled_from(["unreachable", None])),
     st.tuples(
         st.just("human"),
         st.sampled_from(["promote", "abort", "rollback", "extend-hold:60"]),
@@ -236,6 +245,9 @@ class Run:
             w.http_outcomes.get(("home", revision)) is False
             or w.http_outcomes.get(("live", revision)) is False
             or w.job_outcomes.get(("e2e", revision)) is False
+            or (("kpi", revision) in w.metric_values)
+            or (("errors", revision) in w.metric_values)
+            or w.prometheus_answer is not None
             or revision in w.ready_cap
         )
 
@@ -291,6 +303,8 @@ class Run:
             w.job_outcomes[("e2e", revision)] = False
         elif kind == "hold":
             w.http_outcomes[("live", revision)] = False
+        elif kind in ("kpi", "errors"):
+            w.metric_values[(kind, revision)] = 1.0
         else:
             w.ready_cap[revision] = 0
             dep = w.deployments.get(revision)
@@ -299,9 +313,15 @@ class Run:
             self.tainted = True  # pods of any revision going down may fail the desired one
         self.tainted = self.tainted or self.flagged(self.desired)
 
+    def op_prometheus(self, answer: str | None) -> None:
+        """Prometheus stops answering, or rejects every query, or is back (None)."""
+        self.world.prometheus_answer = answer
+        if answer is not None:
+            self.tainted = True  # a metric check may wait past its deadline, or fail
+
     def op_heal(self, index: int) -> None:
         w, revision = self.world, REVISIONS[index]
-        for table in (w.http_outcomes, w.job_outcomes):
+        for table in (w.http_outcomes, w.job_outcomes, w.metric_values):
             for key in [k for k in table if k[1] == revision]:
                 del table[key]
         w.ready_cap.pop(revision, None)
@@ -352,6 +372,8 @@ class Run:
         w.ready_cap.clear()
         w.http_outcomes.clear()
         w.job_outcomes.clear()
+        w.metric_values.clear()
+        w.prometheus_answer = None
         w.endpoints_lag = False
         w.infra_failure = None
         w.settle_pods()

@@ -43,6 +43,7 @@ from bluegreen.core.actions import (
     EmitEvent,
     PatchSelector,
     RunHttpCheck,
+    RunMetricCheck,
     ScaleDeployment,
 )
 from bluegreen.core.conditions import TRUE, ConditionType
@@ -51,6 +52,7 @@ from bluegreen.core.decide import decide
 from bluegreen.core.decision import Decision
 from bluegreen.core.errors import SpecError
 from bluegreen.core.infrastructure import DriftReport, InfrastructureOutputs
+from bluegreen.core.metric_checks import QueryOutcome, QueryResult
 from bluegreen.core.observed import (
     DeploymentState,
     JobState,
@@ -72,6 +74,7 @@ from .world_ports import (
     WorldInfrastructure,
     WorldKube,
     WorldObserver,
+    WorldPrometheus,
     deployment_document,
     merge,
     release_annotations,
@@ -97,6 +100,18 @@ def template(image: str, **extra_labels: str) -> dict[str, Any]:
 
 def http_check(name: str, path: str = "/", **extra: Any) -> dict[str, Any]:
     return {"name": name, "http": {"path": path, "expectStatus": 200, **extra}}
+
+
+ERROR_RATE_QUERY = (
+    'sum(rate(app_requests_total{namespace="{{namespace}}",revision="{{revision}}",'
+    'code=~"5.."}[{{window}}])) / sum(rate(app_requests_total{namespace="{{namespace}}",'
+    'revision="{{revision}}"}[{{window}}]))'
+)
+
+
+def metric_check(name: str, query: str = ERROR_RATE_QUERY, **fields: Any) -> dict[str, Any]:
+    """A metric check as a release author writes it; ``fields`` in their wire spelling."""
+    return {"name": name, "metric": {"query": query, **fields}}
 
 
 def job_check(name: str) -> dict[str, Any]:
@@ -257,6 +272,13 @@ class World:
     """(check name, revision reached) -> passes; missing means it passes."""
     job_outcomes: dict[tuple[str, str], bool] = field(default_factory=dict)
     """(check name, revision reached) -> succeeds; missing means it succeeds."""
+    metric_values: dict[tuple[str, str], float | str | None] = field(default_factory=dict)
+    """(check name, revision) -> what its query gives: a number, None (no data),
+    ``"unreachable"`` or ``"rejected"``; missing means 0.0."""
+    prometheus_answer: str | None = None
+    """When set, every query is answered so: ``"unreachable"`` or ``"rejected"``."""
+    metric_queries: list[RunMetricCheck] = field(default_factory=list)
+    """Every metric evaluation asked, in order."""
     endpoints_lag: bool = False
     """When True the EndpointSlices keep showing their last synced content."""
     infra_failure: str | None = None
@@ -490,6 +512,8 @@ class World:
                 self._patch(action)
             case RunHttpCheck():
                 return self._run_http_check(action)
+            case RunMetricCheck():
+                return self._run_metric_check(action)
             case CreateJob():
                 self._create_job(action.manifest)
             case DeleteJob():
@@ -550,6 +574,53 @@ class World:
             self.smoke_passed.setdefault(reached, set()).add(action.check.name)
         message = f"reached {reached}" if reached else "connection refused"
         return HttpCheckOutcome(passed=ok, attempts=1, message=message)
+
+    def _run_metric_check(self, action: RunMetricCheck) -> list[QueryResult]:
+        """Prometheus' answers: the check's value for its revision, then the baseline's.
+
+        The revisions are read back from the rendered queries, as Prometheus would
+        select series by them: a query about the wrong revision gets that one's value.
+        """
+        self.metric_queries.append(action)
+        spec = action.check.metric
+        assert spec is not None
+        answers = [self._metric_answer(action.check.name, action.query.promql)]
+        if action.baseline is not None:
+            answers.append(self._metric_answer(action.check.name, action.baseline.promql))
+        if action.stage == chk.SMOKE and self._metric_passes(action, answers):
+            self.smoke_passed.setdefault(action.revision, set()).add(action.check.name)
+        return answers
+
+    def _metric_answer(self, check: str, promql: str) -> QueryResult:
+        revision = next((d.revision for d in self.deployments.values() if d.revision in promql), "")
+        value = self.prometheus_answer or self.metric_values.get((check, revision), 0.0)
+        if value is None:
+            return QueryResult(QueryOutcome.NO_DATA, message="no series")
+        if isinstance(value, str):
+            return QueryResult(QueryOutcome(value), message=f"world: {value}")
+        return QueryResult.of(value)
+
+    @staticmethod
+    def _metric_passes(action: RunMetricCheck, answers: list[QueryResult]) -> bool:
+        """The world's own reading of a smoke evaluation, for the switch invariant: within
+        its bounds, or without an answer under onInconclusive: Pass."""
+        spec = action.check.metric
+        assert spec is not None
+        if any(a.outcome != QueryOutcome.VALUE for a in answers):
+            rejected = any(a.outcome == QueryOutcome.REJECTED for a in answers)
+            return not rejected and spec.on_inconclusive == "Pass"
+        value = answers[0].value
+        base = answers[1].value if len(answers) > 1 else value
+        rise = value - base
+        return (
+            (spec.max is None or value <= spec.max)
+            and (spec.min is None or value >= spec.min)
+            and (spec.max_increase is None or rise <= spec.max_increase)
+            and (
+                spec.max_increase_percent is None
+                or rise <= abs(base) * spec.max_increase_percent / 100
+            )
+        )
 
     def _by_name(self, name: str) -> FakeDeployment | None:
         return next((d for d in self.deployments.values() if d.name == name), None)
@@ -723,7 +794,13 @@ def step(
     reconciler = Reconciler(
         kube,
         WorldObserver(effects),
-        Executor(kube, WorldInfrastructure(effects), WorldChecks(effects), world.metrics()),
+        Executor(
+            kube,
+            WorldInfrastructure(effects),
+            WorldChecks(effects),
+            world.metrics(),
+            prometheus=WorldPrometheus(effects),
+        ),
         world.metrics(),
         ReconcilerSettings(
             drift_interval_seconds=0,

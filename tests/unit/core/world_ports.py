@@ -31,10 +31,12 @@ from bluegreen.core.actions import (
     EmitEvent,
     PatchSelector,
     RunHttpCheck,
+    RunMetricCheck,
     ScaleDeployment,
 )
 from bluegreen.core.decision import Decision
 from bluegreen.core.infrastructure import DriftReport, InfrastructureInputs, InfrastructureOutputs
+from bluegreen.core.metric_checks import MetricQuery, QueryOutcome, QueryResult
 from bluegreen.core.spec import HttpCheck, ReleaseSpec
 from bluegreen.core.status import ReleaseStatus
 
@@ -354,6 +356,37 @@ class WorldChecks:
             assert isinstance(outcome, HttpCheckOutcome)
             outcomes.append(outcome)
         return outcomes
+
+
+class WorldPrometheus:
+    """``MetricQueryPort``: each query is answered for the revision it was rendered for,
+    from ``world.metric_values``; a call is matched to the metric check that asked it."""
+
+    def __init__(self, effects: Effects) -> None:
+        self.effects = effects
+
+    async def query_all(self, queries: Sequence[MetricQuery]) -> list[QueryResult]:
+        self.effects.effect()
+        answers: list[QueryResult] = []
+        rest = list(queries)
+        while rest:
+            first, after = rest[0], rest[1:2]
+            action = self.effects.match(
+                RunMetricCheck,
+                lambda a, q=first, b=after: (
+                    a.query == q and (a.baseline is None or [a.baseline] == b)
+                ),
+                f"queried {first.promql}",
+            )
+            if action is None:
+                answers.append(QueryResult(QueryOutcome.UNREACHABLE, message="not asked"))
+                rest = rest[1:]
+                continue
+            found = self.effects.carry_out(action)
+            assert isinstance(found, list)
+            answers.extend(found)
+            rest = rest[len(found) :]
+        return answers
 
 
 def release_annotations(annotation: str | None) -> dict[str, str]:

@@ -2,7 +2,10 @@
 
 An HTTP check is one action whose result the reconciler records; a Job check
 spans decisions (created, then observed until it finishes), so its progress
-lives in ``status.checks`` with a run number that names its Job.
+lives in ``status.checks`` with a run number that names its Job. A metric check
+is one query per evaluation, evaluated again every interval while it is
+failing (but not yet as often as allowed) or without an answer, and during the
+hold; ``core.metric_checks`` judges the answers.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bluegreen.core import checks as chk
+from bluegreen.core import metric_checks as metric
 from bluegreen.core import names
-from bluegreen.core.actions import CreateJob, DeleteJob, RunHttpCheck
+from bluegreen.core.actions import CreateJob, DeleteJob, RunHttpCheck, RunMetricCheck
 from bluegreen.core.decide.view import ReleaseView
 from bluegreen.core.decision import Draft
 from bluegreen.core.manifests import build_check_job
@@ -64,6 +68,9 @@ def _advance(view: ReleaseView, draft: Draft, target: _CheckRun) -> None:
         return
     if last is not None and last.phase == chk.RUNNING and check.job is not None:
         _observe_job(view, draft, target, last)
+        return
+    if check.metric is not None:
+        _advance_metric(view, draft, target, last)
         return
     if last is not None and last.phase == chk.PASSED and not _rerun_due(view, draft, last):
         return
@@ -145,11 +152,76 @@ def _record(
     draft.set(checks=chk.upsert(draft.status.checks, entry))
 
 
-def _rerun_due(view: ReleaseView, draft: Draft, last: CheckStatus) -> bool:
+def _advance_metric(
+    view: ReleaseView, draft: Draft, target: _CheckRun, last: CheckStatus | None
+) -> None:
+    """Evaluate a metric check when it is due.
+
+    A passed check is done before the switch and evaluated again every interval
+    during the hold; one still undecided (failing fewer times than allowed, or
+    without an answer) is evaluated again every interval until it passes or
+    fails, past the end of the hold too: the count and the inconclusive deadline
+    bound that.
+    """
+    spec = target.check.metric
+    assert spec is not None
+    interval = spec.interval_seconds or view.spec.hold.check_interval_seconds
+    if last is not None and last.phase == chk.PASSED:
+        if not _rerun_due(view, draft, last, interval):
+            return
+    elif last is not None and last.phase == chk.RUNNING:
+        due = view.time(last.time) + timedelta(seconds=interval)
+        if view.now < due:
+            draft.wake_in(view.seconds_until(due))
+            return
+    run = (last.run + 1) if last else 1
+    draft.act(_metric_action(view, draft, target, run))
+    draft.continue_now = True
+
+
+def _metric_action(view: ReleaseView, draft: Draft, target: _CheckRun, run: int) -> RunMetricCheck:
+    """The check's query for its revision, and the previous revision's when it compares.
+
+    Before the switch the previous revision is the one serving, asked now; during
+    the hold it is the held one, asked at the switch: its value over the window
+    before traffic moved.
+    """
+    spec = target.check.metric
+    assert spec is not None
+    status = draft.status
+    if target.stage == chk.SMOKE:
+        previous = status.active.revision if status.active else ""
+        baseline_at = ""
+    else:
+        previous = status.previous.revision if status.previous else ""
+        active = status.active
+        switched = active is not None and active.revision == target.revision
+        baseline_at = active.switched_at if switched and active is not None else ""
+    if previous == target.revision:
+        previous = ""
+    ctx = view.ctx
+    values = metric.variables(
+        ctx.namespace, ctx.name, target.revision, previous, spec.window_seconds
+    )
+    query = metric.MetricQuery(metric.render(spec.query, values), spec.timeout_seconds)
+    baseline = None
+    if spec.compares and previous:
+        # The same query, about the previous revision: its own previous is unknown here.
+        earlier = metric.variables(ctx.namespace, ctx.name, previous, "", spec.window_seconds)
+        baseline = metric.MetricQuery(
+            metric.render(spec.query, earlier), spec.timeout_seconds, at=baseline_at
+        )
+    return RunMetricCheck(target.check, target.stage, target.revision, run, query, baseline)
+
+
+def _rerun_due(
+    view: ReleaseView, draft: Draft, last: CheckStatus, interval: float | None = None
+) -> bool:
     """Hold checks run again every interval while the hold lasts; smoke checks pass once."""
     if last.stage != chk.HOLD:
         return False
-    due = view.time(last.time) + timedelta(seconds=view.spec.hold.check_interval_seconds)
+    seconds = view.spec.hold.check_interval_seconds if interval is None else interval
+    due = view.time(last.time) + timedelta(seconds=seconds)
     previous = draft.status.previous
     hold_ends = parse_time(previous.delete_after) if previous else None
     if hold_ends is not None and due >= hold_ends:
