@@ -9,14 +9,14 @@ from typing import Any
 import aiohttp
 import kopf
 
-from bluegreen.adapters.caches import Caches
+from bluegreen.adapters.caches import CACHED_KINDS, Caches
 from bluegreen.adapters.check_targets import CheckPolicy, parse_allowed_hosts
 from bluegreen.adapters.fenced_infrastructure import FencedInfrastructure
 from bluegreen.adapters.http_checks import HttpChecker, own_addresses
 from bluegreen.adapters.infrastructure import Infrastructure
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
-from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.adapters.kube_rest import USER_AGENT, KubeRest, make_api_client
 from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.adapters.prometheus import Prometheus
@@ -39,9 +39,7 @@ async def configure(
     config: OperatorConfig = memo["config"]
     settings.persistence.finalizer = finalizer_for(config.shard_index)
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=STORAGE_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.reporting_component = FIELD_MANAGER
     settings.posting.enabled = False  # our Events carry stable reasons; kopf's log lines don't
     settings.peering.standalone = True
@@ -68,9 +66,21 @@ async def configure(
         may_write=lambda: fence.leading,
         on_response=metrics.count_request,
     )
+    agent = USER_AGENT
+    if config.shards > 1:
+        # The audit log then shows which shard made each request.
+        agent = f"{USER_AGENT} (shard {config.shard_index} of {config.shards})"
+    rest.api.user_agent = agent
     wakeups = Wakeups()
     # Every replica keeps its caches warm, leader or not: a new leader acts at once.
-    caches = Caches(rest, config.namespaces, keep=lambda namespace: owns(config, namespace))
+    scopes = max(len(config.namespaces), 1)
+    watching = KubeRest(
+        await make_api_client(config.kubeconfig, connections=len(CACHED_KINDS) * scopes),
+        may_write=lambda: False,
+        on_response=metrics.count_request,
+    )
+    watching.api.user_agent = agent
+    caches = Caches(watching, config.namespaces, keep=lambda namespace: owns(config, namespace))
     kube = Kube(rest, caches)
     session = aiohttp.ClientSession()
     infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
@@ -78,7 +88,7 @@ async def configure(
     checker = HttpChecker(await _check_policy(config))
     prometheus = Prometheus(config.prometheus_url)
     executor = Executor(kube, infrastructure, checker, metrics, kind, prometheus)
-    observer = CacheObserver(kube, caches, exposure_seconds=config.drift_interval_seconds)
+    observer = CacheObserver(kube, caches)
     reconciler = Reconciler(
         kube,
         observer,
@@ -96,6 +106,18 @@ async def configure(
     # collector's full passes, which otherwise stall the event loop for 100+ ms.
     gc.freeze()
     logger.info("bluegreen-operator started (infrastructure: %s)", config.infrastructure)
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf keeps the last handled spec to diff it for update handlers, writing it to
+    the release on every spec change; we have none (a daemon reads the spec itself,
+    and deletion is detected from deletionTimestamp), so nothing is kept or written."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
 
 
 async def _check_policy(config: OperatorConfig) -> CheckPolicy:

@@ -12,7 +12,7 @@ from bluegreen.core.decide.checks import run_checks
 from bluegreen.core.decide.rollback import rollback
 from bluegreen.core.decide.view import ReleaseView
 from bluegreen.core.decision import Draft
-from bluegreen.core.status import Phase
+from bluegreen.core.status import Phase, Previous
 
 _HOLD_CHECK_FAILED = "HoldCheckFailed"
 """The reason of the rollback a failed hold check causes."""
@@ -26,6 +26,12 @@ def _failed_check(draft: Draft, revision: str) -> str:
     return "a hold check failed"
 
 
+def holding_message(previous: Previous) -> str:
+    """The deadline, not a countdown: a message that changed with time would cost a
+    status write on every wake-up of the hold."""
+    return f"holding {previous.revision} until {previous.delete_after}"
+
+
 def hold(view: ReleaseView, draft: Draft) -> bool:
     """Run hold checks until deleteAfter; roll back on a failure. True while holding."""
     previous = draft.status.previous
@@ -37,9 +43,13 @@ def hold(view: ReleaseView, draft: Draft) -> bool:
             rollback(view, draft, _HOLD_CHECK_FAILED, _failed_check(draft, view.desired))
             return True
         if view.now < delete_after:
-            remaining = view.seconds_until(delete_after)
-            draft.progress = ("Holding", f"holding {previous.revision} for {remaining:.0f}s")
-            draft.wake_in(remaining)
+            # The deadline, not a countdown: a message that changes with time would
+            # cost a status write on every wake-up of the hold.
+            draft.progress = (
+                "Holding",
+                f"holding {previous.revision} until {previous.delete_after}",
+            )
+            draft.wake_in(view.seconds_until(delete_after))
             return True
         if verdict != chk.PASSED:
             return True  # a last hold check is still running
