@@ -30,7 +30,7 @@ from tests.integration.harness import REPO, Kubectl, free_port, wait_for
 
 from bench.cluster import GROUP, PLURAL, VERSION, Recorder, Sampler, cluster_pids, rss_kib
 from bench.compare.audit import _events as events_between
-from bench.compare.audit import count_requests
+from bench.compare.audit import _resource as resource_of
 from bench.latency import Change, analyse, release_body
 from bench.memory import _ready_times, _wait_all
 from bench.stats import summary
@@ -151,7 +151,7 @@ def run(
             k.run("delete", "namespace", space, "--wait=false", check=False)
     rows = [analyse(change, events) for change in changes]
     audit = Path(env["BLUEGREEN_CLUSTER_DIR"]) / "audit.log"
-    requests = count_requests(audit, OPERATOR_AGENTS, started_wall, ended_wall)
+    requests = _requests(audit, set(spaces), started_wall, ended_wall)
     total = sum(requests.values())
     operator_cpu = sum(v or 0.0 for who, v in cpu.items() if who.startswith("operator-"))
     return {
@@ -162,6 +162,9 @@ def run(
         "all_ready_v2_s": round(ended - started, 2),
         "available_to_switch_ms": summary(
             [r["available_to_switch"] for r in rows if r.get("available_to_switch") is not None]
+        ),
+        "spec_to_switch_ms": summary(
+            [r["t_switched"] - r["t_spec"] for r in rows if r.get("t_switched") is not None]
         ),
         "missing_rows": sum(1 for r in rows if r.get("available_to_switch") is None),
         "requests_per_release": round(total / count, 2),
@@ -238,6 +241,20 @@ def _each(
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         return list(pool.map(one, releases))
+
+
+def _requests(
+    audit: Path, spaces: set[str], since: datetime, until: datetime
+) -> dict[tuple[str, str], int]:
+    """The operator's requests in the window: in the bench's namespaces, or cluster-wide
+    (its watches and lists); other operators' namespaced requests are left out."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for event in events_between(audit, OPERATOR_AGENTS, since, until):
+        namespace = (event.get("objectRef") or {}).get("namespace")
+        if namespace and namespace not in spaces:
+            continue
+        counts[(str(event.get("verb", "")), resource_of(event))] += 1
+    return dict(sorted(counts.items()))
 
 
 def _writers(audit: Path, since: datetime, until: datetime) -> dict[str, Any]:
