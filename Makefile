@@ -39,6 +39,12 @@ node: cluster ## Add the real node (kubelet, containerd, kube-proxy) and the app
 node-down: ## Stop the real node only
 	hack/node/node-down.sh
 
+prometheus: cluster ## Start Prometheus for the local cluster on 127.0.0.1:9190 (pods by Kubernetes SD, the operator's /metrics)
+	hack/prometheus-up.sh
+
+prometheus-down: ## Stop the local cluster's Prometheus only
+	hack/prometheus-down.sh
+
 e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
 	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
 
@@ -79,4 +85,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down e2e chaos manifests lint unit test bench bench-compare demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos manifests lint unit test bench bench-compare demo run

@@ -24,6 +24,10 @@ pids="${state}/pids"
 if [[ -d "${state}/node" ]]; then
   "${repo}/hack/node/node-down.sh" || log "node-down reported a problem; carrying on"
 fi
+# Prometheus too: it writes inside the state folder.
+if [[ -f "${pids}/prometheus.pid" ]]; then
+  "${repo}/hack/prometheus-down.sh" || log "prometheus-down reported a problem; carrying on"
+fi
 
 # ours NAME: prints the pid from NAME's pid file if that pid still runs the
 # binary cluster-up started (pids are reused; never signal a stranger).

@@ -19,6 +19,7 @@
 #   BLUEGREEN_ETCD_PORT (2379), BLUEGREEN_ETCD_PEER_PORT (2380),
 #   BLUEGREEN_APISERVER_PORT (6443), BLUEGREEN_CONTROLLER_MANAGER_PORT (10257),
 #   BLUEGREEN_SCHEDULER_PORT (10259), BLUEGREEN_KWOK_NODES (3).
+# BLUEGREEN_REAL_NODE=1 adds the real node, BLUEGREEN_PROMETHEUS=1 Prometheus.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -106,6 +107,9 @@ if all_running; then
   log "already running: KUBECONFIG=${kubeconfig}"
   if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
     "${repo}/hack/node/node-up.sh" 8>&-  # its daemons must not inherit our lock
+  fi
+  if [[ "${BLUEGREEN_PROMETHEUS:-0}" == "1" ]]; then
+    "${repo}/hack/prometheus-up.sh" 8>&-
   fi
   exit 0
 fi
@@ -419,4 +423,9 @@ log "cluster ready in $((SECONDS - t_start))s: export KUBECONFIG=${kubeconfig}"
 # changes the machine's network and sysctls. See docs/real-node.md.
 if [[ "${BLUEGREEN_REAL_NODE:-0}" == "1" ]]; then
   "${repo}/hack/node/node-up.sh" 8>&-  # its daemons must not inherit our lock
+fi
+# Prometheus (hack/prometheus-up.sh) is opt-in too: metric checks of releases
+# on the real node query it. See docs/kpi-checks.md.
+if [[ "${BLUEGREEN_PROMETHEUS:-0}" == "1" ]]; then
+  "${repo}/hack/prometheus-up.sh" 8>&-
 fi

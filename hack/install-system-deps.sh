@@ -3,6 +3,8 @@
 # missing (apt-get update is slow and usually not needed on a warm machine).
 # buildah, docker-registry and debootstrap: `make image` (no Docker engine;
 # bases assembled locally, pushed to a local registry).
+# prometheus: the tests' own Prometheus (static targets); the local cluster's
+# needs Kubernetes discovery, which Debian leaves out (hack/build-prometheus.sh).
 # Go >= 1.26 must already be on PATH: it builds the local cluster.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -10,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
   python3:python3 git:git shellcheck:shellcheck \
-  buildah:buildah docker-registry:docker-registry debootstrap:debootstrap; do
+  buildah:buildah docker-registry:docker-registry debootstrap:debootstrap \
+  prometheus:prometheus; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bluegreen.api.enums import CheckPhase, InconclusivePolicy, MetricVerdict
 from bluegreen.api.status_parts import CheckStatus
@@ -271,3 +273,20 @@ def test_a_check_of_two_kinds_is_refused() -> None:
     raw["hold"]["checks"][0]["http"] = {"path": "/"}
     with pytest.raises(SpecError, match="exactly one of http, job or metric"):
         parse_spec(raw)
+
+
+# --------------------------------------------------------------------------- the guide's sample
+
+
+def test_the_guides_sample_parses_and_the_guide_quotes_it_whole() -> None:
+    """docs/examples/kpi-release.yaml is what the tests apply and what the guide shows."""
+    repo = Path(__file__).resolve().parents[3]
+    sample = (repo / "docs" / "examples" / "kpi-release.yaml").read_text(encoding="utf-8")
+    parsed = parse_spec(yaml.safe_load(sample)["spec"])
+    kinds = {c.name: c.kind for c in (*parsed.smoke_checks, *parsed.hold.checks)}
+    assert kinds == {"scraped": "metric", "error-rate": "metric", "latency-p99": "metric"}
+    error_rate = parsed.hold.checks[0].metric
+    assert error_rate is not None and error_rate.compares
+    guide = (repo / "docs" / "kpi-checks.md").read_text(encoding="utf-8")
+    quoted = guide.split("<!-- sample: docs/examples/kpi-release.yaml -->\n```yaml\n")[1]
+    assert quoted.split("```\n<!-- end sample -->")[0] == sample
