@@ -77,6 +77,7 @@ bench: venv toolchain ## Benchmarks on the local cluster; results in BENCHMARKS.
 bench-compare: venv cluster ## Build Argo Rollouts v1.10.1, measure N blue/green Rollouts switching on the local cluster (BENCH_COMPARE_RELEASES=100)
 	bench/compare/build-argo-rollouts.sh
 	$(PY) -m bench.compare.argo_rollouts --releases $${BENCH_COMPARE_RELEASES:-100}
+	$(PY) -m bench.scale --releases $${BENCH_COMPARE_RELEASES:-100} --replicas 1
 
 ##@ Run
 demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours

@@ -31,6 +31,7 @@ from tests.integration.harness import REPO, Kubectl, free_port, wait_for
 from bench.cluster import GROUP, PLURAL, VERSION, Recorder, Sampler, cluster_pids, rss_kib
 from bench.compare.audit import _events as events_between
 from bench.compare.audit import _resource as resource_of
+from bench.compare.common import CompareNodes, pod_template
 from bench.latency import Change, analyse, release_body
 from bench.memory import _ready_times, _wait_all
 from bench.stats import summary
@@ -106,6 +107,7 @@ def run(
     count: int,
     namespaces: int = 10,
     shards: int = 1,
+    replicas: tuple[int, int] = (1, 3),
     seed: int = 20261202,
 ) -> dict[str, Any]:
     k = Kubectl(env)
@@ -116,8 +118,13 @@ def run(
         k.run("create", "namespace", space)
     draw = random.Random(seed)
     releases = {
-        f"s{tag}-{i:04d}": (spaces[i % namespaces], draw.randint(1, 3)) for i in range(count)
+        f"s{tag}-{i:04d}": (spaces[i % namespaces], draw.randint(replicas[0], replicas[1]))
+        for i in range(count)
     }
+    # Room for both revisions of every release during the switch, off the cluster's
+    # own nodes (which take 110 pods each).
+    nodes = CompareNodes(env, pods=2 * sum(r for _, r in releases.values()) + 50)
+    nodes.ensure()
     recorder = ClusterRecorder(api, "")
     recorder.start()
     operators = _start(env, out, tag, shards, election)
@@ -126,8 +133,10 @@ def run(
     sampler.start()
     custom = client.CustomObjectsApi(api)
     try:
+        v1_started = time.monotonic()
         _each(custom, releases, "v1", create=True)
         _wait_all(recorder, list(releases), None, timeout=300 + count)
+        v1_ready = time.monotonic()
         time.sleep(2)  # the last status writes' echoes settle before the measured phase
         started_wall, started = datetime.now(UTC), time.monotonic()
         changes = _each(custom, releases, "v2", create=False)
@@ -149,6 +158,7 @@ def run(
             op.stop()
         for space in [*spaces, election]:
             k.run("delete", "namespace", space, "--wait=false", check=False)
+        nodes.delete()
     rows = [analyse(change, events) for change in changes]
     audit = Path(env["BLUEGREEN_CLUSTER_DIR"]) / "audit.log"
     requests = _requests(audit, set(spaces), started_wall, ended_wall)
@@ -158,8 +168,9 @@ def run(
         "releases": count,
         "namespaces": namespaces,
         "shards": shards,
-        "replicas_drawn": dict(Counter(r for _, r in releases.values())),
+        "replicas_drawn": dict(sorted(Counter(r for _, r in releases.values()).items())),
         "all_ready_v2_s": round(ended - started, 2),
+        "v1_ready_s": round(v1_ready - v1_started, 2),
         "available_to_switch_ms": summary(
             [r["available_to_switch"] for r in rows if r.get("available_to_switch") is not None]
         ),
@@ -229,6 +240,7 @@ def _each(
     def one(name: str) -> Change:
         namespace, replicas = releases[name]
         body = release_body(name, version, namespace, replicas)
+        body["spec"]["template"] = pod_template(version)
         sent = time.monotonic()
         if create:
             done = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
@@ -257,6 +269,32 @@ def _requests(
     return dict(sorted(counts.items()))
 
 
+def main(argv: list[str] | None = None) -> int:
+    """The BlueGreenRelease side of ``make bench-compare``: the same workload as the
+    Argo Rollouts harness (one namespace... spread over ten here, 1 replica each)."""
+    import argparse
+    import json
+
+    from bench.cluster import api_client, cluster_env
+
+    parser = argparse.ArgumentParser(prog="python -m bench.scale")
+    parser.add_argument("--releases", type=int, default=100)
+    parser.add_argument("--replicas", type=int, default=1, help="0: drawn from 1-3")
+    parser.add_argument("--shards", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args(argv)
+    env = cluster_env()
+    args.results.mkdir(parents=True, exist_ok=True)
+    spread = (args.replicas, args.replicas) if args.replicas else (1, 3)
+    result = run(
+        env, api_client(env), args.results, count=args.releases, shards=args.shards, replicas=spread
+    )
+    name = f"compare-bluegreen-{args.releases}-r{args.replicas}-s{args.shards}.json"
+    (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=1))
+    return 0
+
+
 def _writers(audit: Path, since: datetime, until: datetime) -> dict[str, Any]:
     """Which operator shards wrote in each namespace: exactly one each, or a violation."""
     writers: dict[str, set[str]] = defaultdict(set)
@@ -278,3 +316,7 @@ def _wait_gone(k: Kubectl, spaces: list[str], timeout: float = 600) -> None:
         if not left:
             return
         time.sleep(2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -174,7 +174,24 @@ class WatchCache:
                     continue
                 delay = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
                 failures += 1
-                log.info("%s watch interrupted (%s); resuming in %.1fs", self.spec.kind, err, delay)
+                # Refused (RBAC) or invalid is worth a human's look; a dropped
+                # connection (an API server restart) is routine.
+                level = (
+                    logging.WARNING if isinstance(err, KubeError) and err.status else logging.INFO
+                )
+                log.log(
+                    level,
+                    "%s watch interrupted (%s); resuming in %.1fs",
+                    self.spec.kind,
+                    err,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            except Exception:
+                # A bug here must not end the cache for good: start over from a list.
+                delay = RECONNECT_BACKOFF[-1]
+                log.exception("%s watch failed; listing again in %.1fs", self.spec.kind, delay)
+                self.versions[scope] = ""
                 await asyncio.sleep(delay)
 
     async def _relist(self, scope: str) -> str:
