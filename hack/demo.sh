@@ -21,7 +21,9 @@ work="$(mktemp -d)"
 pids=()
 
 say() { printf '\033[1m[demo %s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*"; }
+prom_target=""
 cleanup() {
+  [[ -z "${prom_target}" ]] || rm -f "${prom_target}"
   for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
   rm -rf "${work}"
 }
@@ -35,7 +37,9 @@ fi
 if [[ "${USE_CURRENT_CONTEXT:-0}" == "1" ]]; then
   say "using the current kube context: $(kubectl config current-context)"
 else
-  hack/cluster-up.sh
+  # Prometheus beside the cluster (hack/prometheus-up.sh, docs/kpi-checks.md): it
+  # scrapes the operator, and metric checks query it. BLUEGREEN_PROMETHEUS=0: none.
+  BLUEGREEN_PROMETHEUS="${BLUEGREEN_PROMETHEUS:-1}" hack/cluster-up.sh
   export KUBECONFIG="${BLUEGREEN_CLUSTER_DIR:-${repo}/.cluster}/kubeconfig"
 fi
 real_node=0
@@ -64,8 +68,17 @@ else
 fi
 
 say "starting the operator (infrastructure: ${infra}); log: ${work}/operator.log"
+metrics_port="$(free_port)"
+prom_args=()
+prom_dir="${BLUEGREEN_CLUSTER_DIR:-${repo}/.cluster}/prometheus"
+if [[ "${USE_CURRENT_CONTEXT:-0}" != "1" && -f "${prom_dir}/env" ]]; then
+  prom_args=(--prometheus-url "$(sed -n 's/^BLUEGREEN_PROMETHEUS_URL=//p' "${prom_dir}/env")")
+  prom_target="${prom_dir}/operators/demo-${ns}.json"
+  echo "[{\"targets\": [\"127.0.0.1:${metrics_port}\"]}]" >"${prom_target}"
+  say "Prometheus: ${prom_args[1]} (scrapes this operator on :${metrics_port})"
+fi
 "${py}" -m bluegreen --namespace "${ns}" --infrastructure "${infra}" \
-  --metrics-port "$(free_port)" --liveness-port "$(free_port)" \
+  --metrics-port "${metrics_port}" --liveness-port "$(free_port)" "${prom_args[@]}" \
   --check-allowed-hosts 127.0.0.1 \
   --terraform-work-dir "${work}/tf" >"${work}/operator.log" 2>&1 &
 pids+=($!)
