@@ -76,17 +76,16 @@ class Prometheus:
         form = {"query": query.promql, "timeout": f"{query.timeout_seconds:g}s"}
         if query.at:
             form["time"] = query.at
+        budget = query.timeout_seconds + TRANSPORT_GRACE_SECONDS
         try:
-            async with asyncio.timeout(query.timeout_seconds + TRANSPORT_GRACE_SECONDS):
+            async with asyncio.timeout(budget):
                 async with session.post(
                     f"{self.base_url}/api/v1/query", data=form, allow_redirects=False
                 ) as response:
                     body = await _read_capped(response.content, RESULT_LIMIT)
                     return interpret(response.status, body)
         except TimeoutError:
-            return QueryResult(
-                QueryOutcome.UNREACHABLE, message=f"no answer within {query.timeout_seconds:g}s"
-            )
+            return QueryResult(QueryOutcome.UNREACHABLE, message=f"no answer within {budget:g}s")
         except ResultTooLargeError:
             return QueryResult(
                 QueryOutcome.REJECTED, message=f"the answer is larger than {RESULT_LIMIT} bytes"
