@@ -25,5 +25,10 @@ if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" ca-certificates
+  # Debian starts its Prometheus as a service on :9090, the operator's default
+  # metrics port; the project runs its own (hack/prometheus-up.sh, the tests).
+  if [[ " ${need[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 command -v go >/dev/null || { echo "Go >= 1.26 is required on PATH" >&2; exit 1; }
