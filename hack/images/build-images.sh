@@ -94,28 +94,57 @@ offline_mounts() { # wheelhouse goproxy -> buildah --volume arguments
 
 # Docker's image format, as `docker build` makes: the OCI format has no SHELL,
 # and the Dockerfile's RUN lines rely on bash with pipefail.
-BUILD_FLAGS=(--pull=never --network=none --cgroup-manager cgroupfs --isolation oci --format docker --layers)
+BUILD_FLAGS=(--pull=never --network=none --cgroup-manager cgroupfs --isolation oci --format docker)
 
 # buildah leaves the mount points of --volume (empty files and folders) in the
-# layer of each RUN. So the stages that install packages are built first, with
-# the mirrors mounted, and the image itself is built without them: those
-# stages come from the layer cache, and no layer of the image holds a trace of
-# the mirrors. A stage missing from the cache would fail the second build
-# loudly (no index, no network), never use anything else.
-build() { # context dockerfile tag "stages with mirrors" [buildah build args...]
-  local source="$1" context file="$2" tag="$3" stages="$4" stage; shift 4
+# layer of each RUN, and its layer cache (1.28) keys a step by the text of its
+# instruction, not by the build arguments' values. Hence two ways to build:
+#   staged "S1 S2": the stages that install packages (S1, S2) are built first
+#     with the mirrors mounted, then the image without them, its stages taken
+#     from the layer cache: no layer of the image can hold a trace of the
+#     mirrors, and a stage missing from the cache fails loudly (no index, no
+#     network). For a Dockerfile whose build arguments only pick base images.
+#   uncached: one build with the mirrors and no layer cache, for a Dockerfile
+#     built once per value of a build argument (the app's APP_VERSION) whose
+#     final stage runs nothing.
+# Either way the result is checked for traces of the mirrors.
+build() { # context dockerfile tag mode [buildah build args...]
+  local source="$1" context file="$2" tag="$3" mode="$4" stage; shift 4
   context="$(snapshot "${source}")"
   cp "${file}" "${context}/.Dockerfile.build"
   file="${context}/.Dockerfile.build"
-  local fresh=()
-  # The image's own build always uses the cache: it must reuse those stages.
-  [[ "${BLUEGREEN_IMAGE_NO_CACHE:-0}" == 1 ]] && fresh=(--no-cache)
-  for stage in ${stages}; do
-    bah build --quiet "${BUILD_FLAGS[@]}" "${fresh[@]}" "${mounts[@]}" --target "${stage}" \
-      -f "${file}" "$@" "${context}" >/dev/null
-  done
-  bah build --quiet "${BUILD_FLAGS[@]}" -f "${file}" -t "${tag}" "$@" "${context}" >/dev/null
+  case "${mode}" in
+    staged\ *)
+      local fresh=()
+      # The image's own build always uses the cache: it must reuse those stages.
+      [[ "${BLUEGREEN_IMAGE_NO_CACHE:-0}" == 1 ]] && fresh=(--no-cache)
+      for stage in ${mode#staged }; do
+        bah build --quiet --layers "${BUILD_FLAGS[@]}" "${fresh[@]}" "${mounts[@]}" --target "${stage}" \
+          -f "${file}" "$@" "${context}" >/dev/null
+      done
+      bah build --quiet --layers "${BUILD_FLAGS[@]}" -f "${file}" -t "${tag}" "$@" "${context}" >/dev/null
+      ;;
+    uncached)
+      bah build --quiet --layers=false "${BUILD_FLAGS[@]}" "${mounts[@]}" -f "${file}" -t "${tag}" \
+        "$@" "${context}" >/dev/null
+      ;;
+    *) die "unknown build mode ${mode}" ;;
+  esac
   rm -rf "${context}"
+  no_mirror_traces "${tag}"
+}
+
+no_mirror_traces() { # image: none of the mirrors' mount points made it into a layer
+  local ctr root found=()
+  ctr="$(bah from --pull-never "$1")"
+  root="$(bah mount "${ctr}")"
+  local path
+  for path in /mirror /etc/pip.conf /root/.config/go/env /.Dockerfile.build; do
+    [[ -e "${root}${path}" ]] && found+=("${path}")
+  done
+  bah umount "${ctr}" >/dev/null
+  bah rm "${ctr}" >/dev/null
+  ((${#found[@]} == 0)) || die "$1 holds traces of the build: ${found[*]}"
 }
 
 snapshot() { # context -> a copy of what the build may see, taken once
@@ -174,14 +203,14 @@ main() {
 
   local t_op t_app op="localhost/bluegreen-operator:${VERSION}"
   t_op="$(date +%s.%N)"
-  build "${REPO_ROOT}" "${REPO_ROOT}/Dockerfile" "${op}" "terraform python" \
+  build "${REPO_ROOT}" "${REPO_ROOT}/Dockerfile" "${op}" "staged terraform python" \
     --build-arg "GO_IMAGE=${go_image}" --build-arg "PYTHON_IMAGE=${python_image}"
   t_op="$(elapsed_since "${t_op}")"
   log "built ${op} in ${t_op}s"
   t_app="$(date +%s.%N)"
   local v
   for v in "${APP_VERSIONS[@]}"; do
-    build "${REPO_ROOT}/app" "${REPO_ROOT}/app/Dockerfile" "localhost/bluegreen-demo:${v}" deps \
+    build "${REPO_ROOT}/app" "${REPO_ROOT}/app/Dockerfile" "localhost/bluegreen-demo:${v}" uncached \
       --build-arg "PYTHON_IMAGE=${python_image}" --build-arg "APP_VERSION=${v}"
   done
   t_app="$(elapsed_since "${t_app}")"

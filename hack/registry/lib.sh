@@ -26,3 +26,11 @@ registry_pid_alive() {
 registry_answers() {
   curl -fs --max-time 2 -o /dev/null "http://${REGISTRY}/v2/"
 }
+
+# registry_digest REPO TAG: the manifest digest the registry serves for the tag.
+registry_digest() {
+  curl -fsI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://${REGISTRY}/v2/$1/manifests/$2" \
+    | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}'
+}

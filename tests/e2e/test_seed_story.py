@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import Cluster
 from tests.e2e.conftest import PLACEMENT, RealNode
 from tests.e2e.traffic import MAX_MIXED_S, LoadGenerator, SwitchReport, analyse_switch, get
-from tests.integration.harness import REPO, Kubectl, Operator, Release, wait_for
+from tests.integration.harness import REPO, Kubectl, Operator, Release, delete_namespace, wait_for
 
 pytestmark = pytest.mark.node
 
@@ -177,7 +177,7 @@ def story(cluster: Cluster, real_node: RealNode, tmp_path: Path) -> Iterator[tup
     finally:
         operator.kill()
         print(f"operator log tail:\n{operator.log.read_text()[-2000:]}")
-        k.run("delete", "namespace", namespace, "--wait=false", check=False)
+        delete_namespace(k, namespace)
 
 
 def revision_serving(rel: Release) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cluster
-from tests.integration.harness import REPO, Kubectl, Operator, wait_for
+from tests.integration.harness import REPO, Kubectl, Operator, delete_namespace, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def namespace(k: Kubectl) -> Iterator[str]:
     name = f"it-{uuid.uuid4().hex[:8]}"
     k.run("create", "namespace", name)
     yield name
-    k.run("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(k, name)  # the operator fixtures that use it have stopped
 
 
 @pytest.fixture

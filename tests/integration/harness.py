@@ -73,6 +73,30 @@ class Kubectl:
         self.run("apply", "-f", "-", stdin=json.dumps(obj))
 
 
+def delete_namespace(k: Kubectl, name: str) -> None:
+    """Delete a test's namespace once the test's operator has stopped.
+
+    Nobody is left to run the finalizer of the releases still in it: without
+    this the namespace would stay Terminating for ever, and so would a later
+    deletion of the CRD (tests/e2e/test_installed_operator.py uninstalls).
+    What the finalizer would have cleaned up goes with the namespace.
+    """
+    listed = k.json("get", "bluegreenreleases", "-n", name) or {}
+    for item in listed.get("items", []):
+        k.run(
+            "patch",
+            "bluegreenrelease",
+            item["metadata"]["name"],
+            "-n",
+            name,
+            "--type=json",
+            "-p",
+            '[{"op": "remove", "path": "/metadata/finalizers"}]',
+            check=False,
+        )
+    k.run("delete", "namespace", name, "--wait=false", check=False)
+
+
 class App:
     """The real demo app from app/, as a local process on its own port."""
 

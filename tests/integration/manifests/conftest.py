@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import Cluster
-from tests.integration.harness import REPO, Kubectl, free_port, wait_for
+from tests.integration.harness import REPO, Kubectl, delete_namespace, free_port, wait_for
 
 MANIFESTS = REPO / "manifests"
 SYSTEM_NAMESPACE = "bluegreen-system"
@@ -107,7 +107,7 @@ def namespace(installed: Kubectl) -> Iterator[str]:
     name = f"inst-{uuid.uuid4().hex[:8]}"
     installed.run("create", "namespace", name)
     yield name
-    installed.run("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(installed, name)
 
 
 def terraform_ready() -> bool:
