@@ -45,11 +45,30 @@ prometheus: cluster ## Start Prometheus for the local cluster on 127.0.0.1:9190 
 prometheus-down: ## Stop the local cluster's Prometheus only
 	hack/prometheus-down.sh
 
-e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch)
-	BLUEGREEN_REAL_NODE=1 $(VENV)/bin/pytest tests/e2e
+e2e: venv toolchain ## End-to-end tests on the real node (live traffic through the switch; the operator installed from its image)
+	BLUEGREEN_REAL_NODE=1 BLUEGREEN_IMAGE_TESTS=1 $(VENV)/bin/pytest tests/e2e
 
 chaos: venv toolchain ## Every fault in every phase, 100 live-traffic releases (tests/chaos; `make test`: the short form)
 	BLUEGREEN_CHAOS=full BLUEGREEN_REAL_NODE=1 hack/run-tests.sh tests/chaos
+
+##@ Images and install
+image: deps ## Build the operator and demo app images with buildah (no Docker engine) and push them to the local registry
+	hack/images/build-images.sh
+
+registry: ## Start the local OCI registry on 127.0.0.1:5001 (`make image` starts it too)
+	hack/registry/registry-up.sh
+
+registry-down: ## Stop the local registry (its images stay in the cache folder)
+	hack/registry/registry-down.sh
+
+deploy: node image ## Install the operator as users do, kubectl apply -k deploy/local/: pods on the real node, image from the registry
+	hack/deploy-local.sh
+
+undeploy: ## Uninstall in the documented order: every release (the operator finalizes it), then kubectl delete -k
+	hack/undeploy-local.sh
+
+release: ## Write dist/<version>/install.yaml (kustomize output of manifests/) and the CRD, for kubectl apply -f
+	hack/release.sh
 
 ##@ Generate
 manifests: venv ## Write the CRD (crds/, manifests/crd/) and health.lua's names from operator/bluegreen/api
@@ -80,10 +99,10 @@ bench-compare: venv cluster ## Build Argo Rollouts v1.10.1, measure N blue/green
 	$(PY) -m bench.scale --releases $${BENCH_COMPARE_RELEASES:-100} --replicas 1
 
 ##@ Run
-demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours
+demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours, IN_CLUSTER=1 with the operator installed from its image
 	hack/demo.sh
 
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos manifests lint unit test bench bench-compare demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos image registry registry-down deploy undeploy release manifests lint unit test bench bench-compare demo run
