@@ -126,6 +126,9 @@ class Releases:
 class Deployments:
     def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
         self.rest, self.cache = rest, cache
+        self.refused_names: set[tuple[str, str]] = set()
+        """(namespace, name) a create found taken: the observer reads them by name, since
+        an object without our labels never reaches the cache."""
 
     @staticmethod
     def _path(namespace: str, name: str = "") -> str:
@@ -139,8 +142,11 @@ class Deployments:
         return await self.rest.get(self._path(namespace, name))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
-        path = self._path(str(manifest["metadata"]["namespace"]))
-        _remember(self.cache, await self.rest.create(path, manifest))
+        meta = manifest["metadata"]
+        written = await self.rest.create(self._path(str(meta["namespace"])), manifest)
+        if written is None:
+            self.refused_names.add((str(meta["namespace"]), str(meta["name"])))
+        _remember(self.cache, written)
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
         patch = {"spec": {"replicas": replicas}}
@@ -272,4 +278,5 @@ class Kube:
         self.events = Events(rest)
 
     async def close(self) -> None:
+        await self.events.close()
         await self.rest.api.close()

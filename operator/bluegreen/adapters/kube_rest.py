@@ -74,7 +74,7 @@ class NotLeadingError(KubeError):
 
 
 async def make_api_client(
-    kubeconfig: str | None = None, connections: int = 8
+    kubeconfig: str | None = None, connections: int = 16
 ) -> k8s_client.ApiClient:
     """In-cluster config when there is a service account, else the kubeconfig."""
     try:

@@ -82,6 +82,7 @@ async def configure(
     watching.api.user_agent = agent
     caches = Caches(watching, config.namespaces, keep=lambda namespace: owns(config, namespace))
     kube = Kube(rest, caches)
+    kube.events.start()
     session = aiohttp.ClientSession()
     infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
     kind = "Terraform" if config.infrastructure == "terraform" else "Infrastructure"

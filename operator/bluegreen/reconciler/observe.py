@@ -35,7 +35,7 @@ class CacheObserver:
     Reads that must be fresh still go to the API server, each for a reason:
     the stable/preview Service when the cache has none by that name (only our
     own Services are watched, and a foreign one must be seen to be refused);
-    the Deployment name about to be taken, when it is not ours; the namespace's
+    a Deployment name a create found taken (is it ours?); the namespace's
     Services when the pod labels change (and every ``exposure_seconds``) for
     the exposure warning; and the EndpointSlices that would prove a switch, so
     a lagging cache can never confirm one.
@@ -61,10 +61,7 @@ class CacheObserver:
         desired = desired_revision(spec)
         wanted_name = names.deployment_name(release, desired) if desired else ""
         if wanted_name and all(d["metadata"]["name"] != wanted_name for d in ours):
-            # A Deployment without our labels may hold the name we are about to create.
-            found = await self.kube.deployments.get(namespace, wanted_name)
-            if found is not None and not _controlled(found, uid):
-                foreign.add(wanted_name)
+            foreign |= await self._taken(namespace, wanted_name, uid)
         deployments = _deployments(ours)
         mine = owned_pods(self.caches.pods.indexed(namespace, release), deployments)
         deployments = with_restarts(deployments, mine)
@@ -91,6 +88,22 @@ class CacheObserver:
                 namespace, release, desired, spec, {stable_name, preview_name}
             ),
         )
+
+    async def _taken(self, namespace: str, name: str, uid: str) -> set[str]:
+        """The name, if a Deployment that is not ours holds it.
+
+        One without our labels is not in the cache: it is read by name, but only
+        after a create of ours found the name taken (then the release stalls
+        instead of creating again and again), not before every creation.
+        """
+        refused = self.kube.deployments.refused_names
+        if (namespace, name) not in refused:
+            return set()
+        found = await self.kube.deployments.get(namespace, name)
+        if found is None or _controlled(found, uid):
+            refused.discard((namespace, name))  # gone, or ours after all: create again
+            return set()
+        return {name}
 
     async def _service(self, namespace: str, name: str) -> JSON | None:
         if not name:

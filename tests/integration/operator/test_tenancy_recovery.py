@@ -234,3 +234,41 @@ def test_another_service_selecting_the_release_pods_is_flagged(
     assert isolated["reason"] == "SelectedByOtherService"
     assert "catch-all" in isolated["message"]
     assert "SelectedByOtherService" in rel.events()
+
+
+def test_a_deployment_squatting_the_candidates_name_stalls_the_release(
+    k: Kubectl, namespace: str, operator: Operator, apps: dict[str, App]
+) -> None:
+    """Another team's Deployment, without our labels, under the very name the
+    candidate will get: the operator only learns of it when its create is refused
+    (the object is not in its label-selected cache), and must then stall, never
+    touching it, instead of creating again and again."""
+    from bluegreen.core import names
+    from bluegreen.core.revision import compute_revision
+
+    body = release(NAME, "v1", apps["v1"].url, "V1")
+    taken = names.deployment_name(NAME, compute_revision(body["spec"]["template"]))
+    k.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": taken, "namespace": namespace, "labels": {"team": "billing"}},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "billing"}},
+                "template": {
+                    "metadata": {"labels": {"app": "billing"}},
+                    "spec": {"containers": [{"name": "c", "image": "billing:1"}]},
+                },
+            },
+        }
+    )
+    before = k.json("get", "deployment", taken, "-n", namespace)
+    rel = Release(k, namespace, NAME)
+    rel.apply(body)
+    stalled = rel.wait_condition("Stalled")
+    assert stalled["reason"] == "DeploymentNotOwned", stalled
+    after = k.json("get", "deployment", taken, "-n", namespace)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "billing:1"
