@@ -1,43 +1,28 @@
-"""``kubectl bluegreen``: argument parsing and command wiring.
+"""``kubectl bluegreen``: argument parsing, the console, and the one place errors end.
 
-Commands take their collaborators (client, clock, streams) as arguments so
-tests drive them with a stateful fake instead of patching imports.
+Global flags (``-n``, ``--context``, ``--kubeconfig``, ...) are accepted before
+or after the command, as kubectl accepts them. Every failure to reach or use
+the API server ends here as one ``error: ...`` line and exit code 3.
 """
 
 from __future__ import annotations
 
 import argparse
-import secrets
+import asyncio
+import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import NoReturn, TextIO
+from collections.abc import Sequence
+from typing import Final, NoReturn
 
-from bluegreen.api.v1alpha1 import GROUP, SINGULAR
-from bluegreen.plugin import actions, render
-from bluegreen.plugin.client import PluginError, ReleaseClient, connect
-from bluegreen.plugin.resource import Obj, status, text
-from bluegreen.plugin.verdict import ExitCode, Verdict, exit_code, verdict
+from bluegreen.plugin import actions, completion
+from bluegreen.plugin.commands import run_connected
+from bluegreen.plugin.console import Console
+from bluegreen.plugin.kube import DEFAULT_REQUEST_TIMEOUT, PluginError, one_line
+from bluegreen.plugin.verdict import ExitCode
 
-DEFAULT_WAIT_TIMEOUT = 600.0
-CLEAR_SCREEN = "\x1b[H\x1b[2J"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _nonce() -> str:
-    return secrets.token_hex(4)
-
-
-@dataclass
-class Console:
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    now: Callable[[], datetime] = _utcnow
-    nonce: Callable[[], str] = _nonce
+DEFAULT_WAIT_TIMEOUT: Final = 600.0
+EXIT_INTERRUPTED: Final = 130
+COMMANDS_WITHOUT_SERVER: Final = frozenset({"completion"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,23 +49,71 @@ def _timeout(value: str) -> float:
     return seconds
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
-    common.add_argument("--context", help="kubeconfig context to use")
-    common.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube)")
+def _request_timeout(value: str) -> float:
+    seconds = _timeout(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the request timeout must be longer than 0 seconds")
+    return seconds
 
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """On the main parser with real defaults; on each command with SUPPRESS, so a flag
+    given before the command is not reset by the command's parser."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "-n", "--namespace", default=default(None), help="namespace (default: the context's)"
+    )
+    parser.add_argument("--context", default=default(None), help="kubeconfig context to use")
+    parser.add_argument(
+        "--kubeconfig",
+        default=default(None),
+        help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_request_timeout,
+        default=default(DEFAULT_REQUEST_TIMEOUT),
+        help="give up on one API request after this long (seconds or 30s, 1m)",
+    )
+    parser.add_argument(
+        "--no-color",
+        action="store_true",
+        default=default(False),
+        help="no colour (also: NO_COLOR set, or output not a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kubectl bluegreen",
         description="Inspect and steer BlueGreenRelease resources.",
         epilog="Exit codes: 0 ok, 1 release failed or rolled back, 2 timed out, "
-        "3 usage or API error.",
+        "3 usage error, API server unreachable or API error, 130 interrupted.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_global_flags(parser, suppress=False)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
 
-    show = commands.add_parser("status", parents=[common], help="show a release's status")
+    def command(name: str, help_: str, *aliases: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, aliases=list(aliases))
+        sub.set_defaults(command=name)
+        _add_global_flags(sub, suppress=True)
+        return sub
+
+    lister = command("list", "list releases with phase, revisions and age", "ls")
+    lister.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="releases of every namespace"
+    )
+
+    show = command("status", "a release as a tree: revisions, Deployments, pods, checks")
     show.add_argument("name")
-    show.add_argument("-w", "--watch", action="store_true", help="re-render on every change")
+    show.add_argument(
+        "-w", "--watch", action="store_true", help="follow changes; redraw every second on a TTY"
+    )
     show.add_argument(
         "--wait",
         action="store_true",
@@ -93,142 +126,45 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"give up after this long (seconds or 10m; --wait default {DEFAULT_WAIT_TIMEOUT:g}s)",
     )
 
-    promote = commands.add_parser(
-        "promote", parents=[common], help="approve the revision now awaiting promotion"
-    )
-    promote.add_argument("name")
-    abort = commands.add_parser(
-        "abort", parents=[common], help="stop the release in flight (during a hold: roll back)"
-    )
-    abort.add_argument("name")
-    rollback = commands.add_parser(
-        "rollback", parents=[common], help="switch back to the previous revision"
-    )
-    rollback.add_argument("name")
-    extend = commands.add_parser(
-        "extend-hold", parents=[common], help="keep the previous revision longer"
-    )
+    command("promote", "approve the revision now awaiting promotion").add_argument("name")
+    command("abort", "stop the release in flight (during a hold: roll back)").add_argument("name")
+    command("rollback", "switch back to the previous revision").add_argument("name")
+    extend = command("extend-hold", "keep the previous revision longer")
     extend.add_argument("name")
     extend.add_argument("seconds", type=_positive_seconds, help="seconds, or 90s, 10m, 1h")
-    history = commands.add_parser("history", parents=[common], help="list past releases")
-    history.add_argument("name")
+    command("history", "list past releases").add_argument("name")
+
+    version = command("version", "the plugin's version, and the server's")
+    version.add_argument(
+        "--client", action="store_true", help="only the plugin's version; no API request"
+    )
+
+    complete = command("completion", "print a shell completion script")
+    complete.add_argument("shell", choices=completion.SHELLS)
     return parser
 
 
-def run(
-    args: argparse.Namespace, client: ReleaseClient, namespace: str, console: Console
-) -> ExitCode:
-    """Carry out one parsed command; PluginError propagates to ``main``."""
-    ns = args.namespace or namespace
-    if args.command == "status":
-        return _status(args, client, ns, console)
-    if args.command == "history":
-        console.out.write(render.render_history(client.get(ns, args.name), console.now()) + "\n")
-        return ExitCode.OK
-    return _act(args, client, ns, console)
-
-
-def _act(args: argparse.Namespace, client: ReleaseClient, ns: str, console: Console) -> ExitCode:
-    try:
-        if args.command == "promote":
-            obj = client.get(ns, args.name)
-            action = actions.promote(obj)
-            warning = actions.promote_warning(obj)
-            if warning:
-                console.err.write(warning + "\n")
-        elif args.command == "abort":
-            action = actions.abort()
-        elif args.command == "rollback":
-            action = actions.rollback()
-        elif args.command == "extend-hold":
-            action = actions.extend_hold(args.seconds)
-        else:  # pragma: no cover - argparse only accepts the commands above
-            raise PluginError(f"unknown command {args.command}")
-        client.patch_annotations(ns, args.name, actions.annotation_patch(action, console.nonce()))
-    except actions.ActionError as exc:
-        console.err.write(f"error: {exc}\n")
-        return ExitCode.ERROR
-    console.out.write(f"{SINGULAR}.{GROUP}/{args.name} {action} requested\n")
-    return ExitCode.OK
-
-
-def _status(args: argparse.Namespace, client: ReleaseClient, ns: str, console: Console) -> ExitCode:
-    obj = client.get(ns, args.name)
-    if not args.watch and not args.wait:
-        console.out.write(render.render_status(obj, console.now()) + "\n")
-        return ExitCode.OK
-    timeout = args.timeout
-    if timeout is None and args.wait:
-        timeout = DEFAULT_WAIT_TIMEOUT
-    clear = args.watch and console.out.isatty()
-    show: Callable[[Obj], None] = (
-        (lambda o: _page(console, o, clear)) if args.watch else _Progress(console)
-    )
-    last = obj
-    show(obj)
-    result = verdict(obj)
-    if args.wait and result is not Verdict.PENDING:
-        return _finish(console, obj, args.watch, result)
-    for obj in client.watch(ns, args.name, timeout):
-        last = obj
-        show(obj)
-        result = verdict(obj)
-        if args.wait and result is not Verdict.PENDING:
-            return _finish(console, obj, args.watch, result)
-    if not args.wait:
-        return ExitCode.OK
-    console.err.write(f"timed out after {render.format_duration(timeout or 0)} waiting for Ready\n")
-    return _finish(console, last, args.watch, Verdict.PENDING)
-
-
-def _page(console: Console, obj: Obj, clear: bool) -> None:
-    if clear:
-        console.out.write(CLEAR_SCREEN)
-    console.out.write(render.render_status(obj, console.now()) + "\n\n")
-    console.out.flush()
-
-
-class _Progress:
-    """One line per change of phase or message, for logs of CI jobs that wait.
-
-    Most watch events only move replica counts or timestamps; repeating an
-    identical line for each would bury the ones that matter.
-    """
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._last: str | None = None
-
-    def __call__(self, obj: Obj) -> None:
-        state = status(obj)
-        phase = text(state.get("phase"), "Unknown")
-        message = text(state.get("message"))
-        line = f"{phase}: {message}" if message else phase
-        if line == self._last:
-            return
-        self._last = line
-        self._console.out.write(line + "\n")
-        self._console.out.flush()
-
-
-def _finish(console: Console, obj: Obj, watching: bool, result: Verdict) -> ExitCode:
-    # While watching, the full page is already on screen.
-    if not watching:
-        console.out.write(render.render_status(obj, console.now()) + "\n")
-    return exit_code(result)
+def console_for(args: argparse.Namespace) -> Console:
+    no_color = bool(args.no_color) or bool(os.environ.get("NO_COLOR"))
+    return Console(color=not no_color)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    console = Console()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == [completion.COMPLETE_COMMAND]:
+        return completion.complete_main(words[1:], build_parser())
+    args = build_parser().parse_args(words)
+    console = console_for(args)
+    if args.command in COMMANDS_WITHOUT_SERVER:
+        console.out.write(completion.script(args.shell))
+        return int(ExitCode.OK)
     try:
-        client, namespace = connect(args.kubeconfig, args.context)
-        return int(run(args, client, namespace, console))
+        return int(asyncio.run(run_connected(args, console)))
     except PluginError as exc:
-        console.err.write(f"error: {exc}\n")
+        console.err.write(f"error: {one_line(exc)}\n")
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Pure text rendering of a release: no I/O, no clock (``now`` comes in)."""
+"""Pure text for the plugin's tables and countdowns: no I/O, no clock (``now`` comes in).
+
+The ``status`` tree is in ``tree``; this module has what it and the tables share.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ from datetime import datetime
 from bluegreen.api.timefmt import format_time
 from bluegreen.plugin.resource import (
     Obj,
-    generation,
     mapping,
     mappings,
-    observed_generation,
     parse_time,
     status,
     text,
@@ -96,132 +97,6 @@ def deadline_countdown(preview: Obj, now: datetime) -> str:
     return f"{format_duration(left)} left"
 
 
-def _block(title: str, block: Obj, extra: Sequence[tuple[str, str]]) -> list[str]:
-    if not block:
-        return [f"{title}:", f"  {NONE}"]
-    fields = [
-        ("Revision", text(block.get("revision"), NONE)),
-        ("Deployment", text(block.get("deployment"), NONE)),
-        ("Image", text(block.get("image"), NONE)),
-        *extra,
-    ]
-    return [f"{title}:", *[f"  {label + ':':<12}{value}" for label, value in fields]]
-
-
-def _checks(state: Obj, now: datetime) -> list[str]:
-    checks = mappings(state.get("checks"))
-    if not checks:
-        return ["Checks:", f"  {NONE}"]
-    rows = [
-        [
-            text(c.get("name"), NONE),
-            text(c.get("stage"), NONE),
-            text(c.get("kind"), NONE),
-            text(c.get("phase"), NONE),
-            text(c.get("attempts"), "0"),
-            age(c.get("time"), now),
-            text(c.get("message")),
-        ]
-        for c in checks
-    ]
-    headers = ["NAME", "STAGE", "KIND", "PHASE", "ATTEMPTS", "AGE", "MESSAGE"]
-    return ["Checks:", table(headers, rows, indent="  ")]
-
-
-def _conditions(state: Obj, now: datetime) -> list[str]:
-    conditions = mappings(state.get("conditions"))
-    if not conditions:
-        return ["Conditions:", f"  {NONE}"]
-    rows = [
-        [
-            text(c.get("type"), NONE),
-            text(c.get("status"), NONE),
-            text(c.get("reason"), NONE),
-            age(c.get("lastTransitionTime"), now),
-            text(c.get("message")),
-        ]
-        for c in conditions
-    ]
-    headers = ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"]
-    return ["Conditions:", table(headers, rows, indent="  ")]
-
-
-def _infrastructure(state: Obj, now: datetime) -> str:
-    infra = mapping(state.get("infrastructure"))
-    if not infra:
-        return f"Infrastructure: {NONE}"
-    parts = ["applied" if infra.get("applied") else "not applied"]
-    if infra.get("inputsHash"):
-        parts.append(f"inputs {text(infra.get('inputsHash'))[:12]}")
-    if infra.get("lastApplyTime"):
-        parts.append(f"last apply {ago(infra.get('lastApplyTime'), now)}")
-    if infra.get("drift"):
-        parts.append("DRIFT detected")
-    line = "Infrastructure: " + ", ".join(parts)
-    # The last Terraform error is the one thing an SRE needs when applied is false.
-    if infra.get("message"):
-        line += f"\n  last error: {text(infra.get('message'))}"
-    return line
-
-
-def _last_action(state: Obj, now: datetime) -> str:
-    action = mapping(state.get("lastAction"))
-    if not action:
-        return f"Last action: {NONE}"
-    name = text(action.get("action"), NONE)
-    revision = text(action.get("revision"))
-    result = text(action.get("result"), NONE)
-    target = f" {revision}" if revision else ""
-    return f"Last action: {name}{target} -> {result} ({ago(action.get('time'), now)})"
-
-
-def _generation_line(obj: Obj) -> str:
-    observed = observed_generation(obj)
-    current = generation(obj)
-    line = f"Generation:  {text(current, '?')} (observed {text(observed, 'none')})"
-    if observed != current:
-        line += "  status is stale: the operator has not caught up with the spec"
-    return line
-
-
-def render_status(obj: Obj, now: datetime) -> str:
-    """The whole ``kubectl bluegreen status`` page for one release."""
-    meta = mapping(obj.get("metadata"))
-    state = status(obj)
-    previous = mapping(state.get("previous"))
-    preview = mapping(state.get("preview"))
-    active = mapping(state.get("active"))
-    lines = [
-        f"Name:        {text(meta.get('name'), NONE)}",
-        f"Namespace:   {text(meta.get('namespace'), NONE)}",
-        f"Phase:       {text(state.get('phase'), 'Unknown')}",
-        f"Revision:    {text(state.get('revision'), NONE)}",
-        _generation_line(obj),
-        f"Message:     {text(state.get('message'), NONE)}",
-        f"Approved:    {text(state.get('approvedRevision'), NONE)}",
-        "",
-        *_block(
-            "Active",
-            active,
-            [("Ready", replicas(active)), ("Switched", ago(active.get("switchedAt"), now))],
-        ),
-        *_block(
-            "Preview",
-            preview,
-            [("Ready", replicas(preview)), ("Deadline", deadline_countdown(preview, now))],
-        ),
-        *_block("Previous", previous, [("Hold", hold_countdown(previous, now))]),
-        "",
-        *_checks(state, now),
-        "",
-        *_conditions(state, now),
-        "",
-        _infrastructure(state, now),
-        _last_action(state, now),
-    ]
-    return "\n".join(lines)
-
-
 def render_history(obj: Obj, now: datetime) -> str:
     """``status.history`` as a table, in the order the operator keeps it."""
     history = mappings(status(obj).get("history"))
@@ -244,3 +119,47 @@ def render_history(obj: Obj, now: datetime) -> str:
             ]
         )
     return table(["REVISION", "IMAGE", "STARTED", "DURATION", "OUTCOME"], rows)
+
+
+def render_list(objs: Sequence[Obj], now: datetime, all_namespaces: bool) -> str:
+    """``kubectl bluegreen list``: one row per release, sorted like kubectl sorts."""
+    if not objs:
+        return "No releases found."
+    rows = []
+    for obj in sorted(
+        objs,
+        key=lambda o: (
+            text(mapping(o.get("metadata")).get("namespace")),
+            text(mapping(o.get("metadata")).get("name")),
+        ),
+    ):
+        meta = mapping(obj.get("metadata"))
+        state = status(obj)
+        active, previous = mapping(state.get("active")), mapping(state.get("previous"))
+        preview = mapping(state.get("preview"))
+        row = [
+            text(meta.get("name"), NONE),
+            text(state.get("phase"), "Unknown"),
+            text(state.get("revision"), NONE),
+            text(active.get("revision"), NONE),
+            text(preview.get("revision"), NONE),
+            text(previous.get("revision"), NONE),
+            replicas(active),
+            hold_countdown_short(previous, now),
+            age(meta.get("creationTimestamp"), now),
+        ]
+        if all_namespaces:
+            row.insert(0, text(meta.get("namespace"), NONE))
+        rows.append(row)
+    headers = ["NAME", "PHASE", "DESIRED", "ACTIVE", "PREVIEW", "PREVIOUS", "READY", "HOLD", "AGE"]
+    if all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    return table(headers, rows)
+
+
+def hold_countdown_short(previous: Obj, now: datetime) -> str:
+    delete_after = parse_time(previous.get("deleteAfter"))
+    if delete_after is None:
+        return NONE
+    left = (delete_after - now).total_seconds()
+    return format_duration(left) if left > 0 else "over"

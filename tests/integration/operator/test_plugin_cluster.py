@@ -7,6 +7,9 @@ the status subresource, exactly where the operator writes it.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -119,9 +122,8 @@ def test_status_and_history_render_a_real_release(
     )
     assert plugin(cluster.kubeconfig, namespace, "status", release) == ExitCode.OK
     page = capsys.readouterr().out
-    assert "Phase:       Holding" in page
-    assert f"  Deployment: {release}-5d8f9c2a1b" in page
-    assert "  Ready:      2/2" in page
+    assert page.startswith(f"BlueGreenRelease  {namespace}/{release}  Holding  revision 5d8f9c2a1b")
+    assert "├── active  5d8f9c2a1b  2/2 ready" in page
     assert "left (deleteAfter 2999-01-01T00:00:00Z)" in page
 
     assert plugin(cluster.kubeconfig, namespace, "history", release) == ExitCode.OK
@@ -290,3 +292,138 @@ def test_wait_stops_when_the_release_is_deleted(
     thread.join(timeout=30)
     assert result == [ExitCode.ERROR]
     assert "was deleted" in capsys.readouterr().err
+
+
+# --- list, global flags, completion ------------------------------------------------------
+
+
+def test_list_in_a_namespace_and_across_all(
+    cluster: Any,
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_status(objects, namespace, release, phase="Verifying", revision="77aa")
+    # Global flags before the command, as kubectl accepts them.
+    argv = ["--kubeconfig", str(cluster.kubeconfig), "-n", namespace, "list"]
+    assert cli.main(argv) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "PHASE", "DESIRED"]
+    assert lines[1].split()[:3] == [release, "Verifying", "77aa"]
+    assert len(lines) == 2
+
+    assert cli.main(["list", "-A", "--kubeconfig", str(cluster.kubeconfig)]) == ExitCode.OK
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[0][:2] == ["NAMESPACE", "NAME"]
+    assert [namespace, release, "Verifying", "77aa"] in [row[:4] for row in rows]
+
+
+def test_kubectl_completes_the_plugin_and_its_release_names(
+    cluster: Any, namespace: str, release: str
+) -> None:
+    # kubectl (1.26+) runs kubectl_complete-bluegreen, installed beside kubectl-bluegreen.
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "kubectl_complete-bluegreen").exists()
+    env = {**cluster.env, "PATH": f"{bin_dir}{os.pathsep}{cluster.env['PATH']}"}
+
+    def complete(*words: str) -> list[str]:
+        done = subprocess.run(
+            ["kubectl", "__complete", "bluegreen", *words],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout.splitlines()
+
+    assert complete("sta") == ["status", ":4"]
+    assert complete("status", "-n", namespace, release[:6]) == [release, ":4"]
+
+
+# --- credentials the API server refuses --------------------------------------------------
+
+
+def _kubeconfig_with_token(cluster: Any, tmp_path: Path, token: str, namespace: str) -> Path:
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+    cluster_entry = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster_entry],
+        "contexts": [
+            {
+                "name": "limited",
+                "context": {
+                    "cluster": cluster_entry["name"],
+                    "user": "limited",
+                    "namespace": namespace,
+                },
+            }
+        ],
+        "current-context": "limited",
+        "users": [{"name": "limited", "user": {"token": token}}],
+    }
+    path = tmp_path / "limited-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _service_account_token(kubectl: Callable[..., Any], namespace: str, name: str) -> str:
+    kubectl("create", "serviceaccount", name, "-n", namespace)
+    token: str = kubectl("create", "token", name, "-n", namespace, "--duration=10m").stdout
+    return token.strip()
+
+
+def test_a_token_the_api_server_does_not_know_is_one_line(
+    cluster: Any, namespace: str, release: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _kubeconfig_with_token(cluster, tmp_path, "not-a-real-token", namespace)
+    assert cli.main(["status", release, "--kubeconfig", str(config)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: unauthorized: the API server at https://")
+    assert "refused the credentials of context 'limited'" in err
+
+
+def test_rights_decide_what_the_tree_shows(
+    cluster: Any,
+    kubectl: Callable[..., Any],
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = _service_account_token(kubectl, namespace, "viewer")
+    config = _kubeconfig_with_token(cluster, tmp_path, token, namespace)
+    write_status(objects, namespace, release, phase="Deploying", revision="77aa")
+
+    # No rights at all: the release itself is forbidden, one line, exit 3.
+    assert cli.main(["status", release, "--kubeconfig", str(config)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: forbidden: ")
+    assert "bluegreenreleases" in err
+
+    # Releases but not pods or Jobs: the tree shows the release and says what it cannot show.
+    kubectl(
+        "create", "role", "bgr-reader", "-n", namespace,
+        "--verb=get,list,watch", f"--resource={PLURAL}.{GROUP},deployments",
+    )  # fmt: skip
+    kubectl(
+        "create", "rolebinding", "bgr-reader", "-n", namespace,
+        "--role=bgr-reader", f"--serviceaccount={namespace}:viewer",
+    )  # fmt: skip
+
+    def shows_the_tree() -> bool:
+        return cli.main(["status", release, "--kubeconfig", str(config)]) == ExitCode.OK
+
+    wait_for("the Role to take effect", shows_the_tree, timeout=30)
+    page = capsys.readouterr().out.split("BlueGreenRelease  ")[-1]
+    assert page.startswith(f"{namespace}/{release}  Deploying")
+    assert "cannot show pods: forbidden: " in page
+    assert "cannot show jobs: forbidden: " in page
+    assert "cannot show deployments" not in page

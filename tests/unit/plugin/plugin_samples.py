@@ -124,3 +124,59 @@ def with_condition(
     conditions.append({"type": type_, "status": status, "reason": "Test", "message": message})
     obj["status"]["conditions"] = conditions
     return obj
+
+
+def deployment(revision: str, ready: int, replicas: int = 3) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"shop-{revision}",
+            "namespace": "shop",
+            "uid": f"uid-d-{revision}",
+            "creationTimestamp": "2026-11-26T11:55:00Z",
+            "labels": {"bluegreen.dev/release": "shop", "bluegreen.dev/revision": revision},
+        },
+        "spec": {"replicas": replicas},
+        "status": {
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "updatedReplicas": replicas,
+            "availableReplicas": ready,
+        },
+    }
+
+
+def pod(revision: str, suffix: str, *, ready: bool = True, restarts: int = 0) -> dict[str, Any]:
+    waiting = {} if ready else {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {
+        "metadata": {
+            "name": f"shop-{revision}-{suffix}",
+            "namespace": "shop",
+            "uid": f"uid-p-{revision}-{suffix}",
+            "creationTimestamp": "2026-11-26T11:56:00Z",
+            "labels": {"bluegreen.dev/release": "shop", "bluegreen.dev/revision": revision},
+        },
+        "spec": {"nodeName": "kwok-node-0"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [{"restartCount": restarts, "state": waiting or {"running": {}}}],
+        },
+    }
+
+
+def job(revision: str, check: str, outcome: str = "") -> dict[str, Any]:
+    conditions = [{"type": outcome, "status": "True"}] if outcome else []
+    return {
+        "metadata": {
+            "name": f"shop-{revision}-{check}-1",
+            "namespace": "shop",
+            "uid": f"uid-j-{revision}-{check}",
+            "creationTimestamp": "2026-11-26T11:59:00Z",
+            "labels": {
+                "bluegreen.dev/release": "shop",
+                "bluegreen.dev/revision": revision,
+                "bluegreen.dev/check": check,
+            },
+        },
+        "status": {"active": 0 if outcome else 1, "conditions": conditions},
+    }

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from plugin_samples import NOW, holding, with_condition, with_status
+from plugin_samples import NOW, deployment, holding, pod, with_condition, with_status
 
-from bluegreen.plugin import cli
-from bluegreen.plugin.client import ReleaseNotFoundError
+from bluegreen.plugin import cli, commands
+from bluegreen.plugin.client import ReleaseNotFoundError, View
+from bluegreen.plugin.console import Console
+from bluegreen.plugin.kube import Target
 from bluegreen.plugin.resource import ACTION_ANNOTATION, Obj
 from bluegreen.plugin.verdict import ExitCode
 
 
 class FakeReleases:
-    """Keeps releases like an API server would; ``updates`` are what a watch will see."""
+    """Keeps releases like an API server would; ``updates`` are what a watch will see.
 
-    def __init__(self, *objs: dict[str, Any]) -> None:
+    After the updates, the watch ends (``ends``) or stays open with nothing new, as
+    a real one does.
+    """
+
+    def __init__(self, *objs: dict[str, Any], ends: bool = True) -> None:
         self.objects = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs}
         self.updates: list[dict[str, Any]] = []
-        self.watch_timeouts: list[float | None] = []
+        self.ends = ends
+        self.follows: list[tuple[str, str, bool]] = []
+        self.owned: dict[str, tuple[Obj, ...]] = {}
 
-    def get(self, namespace: str, name: str) -> Obj:
+    @property
+    def target(self) -> Target:
+        return Target(host="https://fake", context="fake", namespace="shop")
+
+    async def get(self, namespace: str, name: str) -> Obj:
         try:
             return copy.deepcopy(self.objects[(namespace, name)])
         except KeyError:
             raise ReleaseNotFoundError(f"{namespace}/{name}") from None
 
-    def patch_annotations(self, namespace: str, name: str, patch: dict[str, Any]) -> Obj:
+    async def releases(self, namespace: str | None) -> list[Obj]:
+        return [copy.deepcopy(o) for (ns, _), o in self.objects.items() if namespace in (None, ns)]
+
+    async def patch_annotations(self, namespace: str, name: str, patch: dict[str, Any]) -> Obj:
         obj = self.objects.get((namespace, name))
         if obj is None:
             raise ReleaseNotFoundError(f"{namespace}/{name}")
@@ -38,13 +56,26 @@ class FakeReleases:
         obj["metadata"].setdefault("annotations", {}).update(patch["metadata"]["annotations"])
         return copy.deepcopy(obj)
 
-    def watch(self, namespace: str, name: str, timeout: float | None) -> Iterator[Obj]:
-        self.watch_timeouts.append(timeout)
+    async def view(self, namespace: str, name: str) -> View:
+        return View(release=await self.get(namespace, name), **self.owned)  # type: ignore[arg-type]
+
+    async def follow(self, namespace: str, name: str, *, owned: bool) -> AsyncIterator[View]:
+        self.follows.append((namespace, name, owned))
+        yield await self.view(namespace, name)
         while self.updates:
             obj = self.updates.pop(0)
+            if obj is None:
+                raise ReleaseNotFoundError(f'bluegreenrelease "{name}" was deleted')
             self.objects[(namespace, name)] = obj
-            yield copy.deepcopy(obj)
-        # No more changes: the watch runs out, as at the timeout.
+            yield await self.view(namespace, name)
+        if not self.ends:
+            await asyncio.Event().wait()  # open, silent: only the caller's deadline ends it
+
+    async def server_version(self) -> str:
+        return "v1.36.3"
+
+    async def served(self) -> bool:
+        return True
 
 
 class Tty(io.StringIO):
@@ -52,18 +83,16 @@ class Tty(io.StringIO):
         return True
 
 
-def console(out: io.StringIO | None = None) -> cli.Console:
-    return cli.Console(
-        out=out or io.StringIO(), err=io.StringIO(), now=lambda: NOW, nonce=lambda: "n0nce"
-    )
+def console(out: io.StringIO | None = None, now: Callable[[], datetime] = lambda: NOW) -> Console:
+    return Console(out=out or io.StringIO(), err=io.StringIO(), now=now, nonce=lambda: "n0nce")
 
 
 def invoke(
-    api: FakeReleases, *argv: str, out: io.StringIO | None = None
+    api: FakeReleases, *argv: str, out: io.StringIO | None = None, con: Console | None = None
 ) -> tuple[ExitCode, str, str]:
     args = cli.build_parser().parse_args(argv)
-    con = console(out)
-    code = cli.run(args, api, "shop", con)
+    con = con or console(out)
+    code = asyncio.run(commands.run(args, api, con))
     assert isinstance(con.out, io.StringIO) and isinstance(con.err, io.StringIO)
     return code, con.out.getvalue(), con.err.getvalue()
 
@@ -75,14 +104,37 @@ def ready(obj: dict[str, Any]) -> dict[str, Any]:
 # --- parsing -----------------------------------------------------------------
 
 
-def test_flags_may_follow_the_command() -> None:
-    args = cli.build_parser().parse_args(
-        ["status", "shop", "-n", "prod", "--context", "c", "--watch", "--timeout", "10m"]
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "shop", "-n", "prod", "--context", "c", "--kubeconfig", "k", "--watch"],
+        ["-n", "prod", "--context", "c", "--kubeconfig", "k", "status", "shop", "--watch"],
+        ["-n", "prod", "status", "--context=c", "shop", "--watch", "--kubeconfig", "k"],
+        ["--namespace=prod", "--context", "c", "status", "-w", "shop", "--kubeconfig=k"],
+    ],
+    ids=["after", "before", "mixed", "equals"],
+)
+def test_global_flags_go_before_or_after_the_command(argv: list[str]) -> None:
+    args = cli.build_parser().parse_args(argv)
+    parsed = (args.command, args.name, args.namespace, args.context, args.kubeconfig, args.watch)
+    assert parsed == ("status", "shop", "prod", "c", "k", True)
+
+
+def test_a_flag_after_the_command_wins() -> None:
+    args = cli.build_parser().parse_args(["-n", "a", "history", "shop", "-n", "b"])
+    assert args.namespace == "b"
+
+
+def test_defaults_without_global_flags() -> None:
+    args = cli.build_parser().parse_args(["list"])
+    assert (args.namespace, args.context, args.kubeconfig, args.no_color) == (
+        None,
+        None,
+        None,
+        False,
     )
-    parsed = (args.command, args.name, args.namespace, args.context)
-    assert parsed == ("status", "shop", "prod", "c")
-    assert args.watch and not args.wait
-    assert args.timeout == 600.0
+    assert args.request_timeout == 30.0
+    assert not args.all_namespaces
 
 
 @pytest.mark.parametrize(
@@ -95,6 +147,8 @@ def test_flags_may_follow_the_command() -> None:
         ["extend-hold", "shop", "0"],
         ["extend-hold", "shop", "soon"],
         ["status", "shop", "--timeout", "-1"],
+        ["--request-timeout", "0", "list"],
+        ["completion", "tcsh"],
     ],
 )
 def test_usage_errors_exit_3_not_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,13 +163,42 @@ def test_extend_hold_accepts_durations() -> None:
     assert cli.build_parser().parse_args(["extend-hold", "shop", "15m"]).seconds == 900
 
 
-def test_main_reports_a_broken_kubeconfig(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    bogus = tmp_path / "kubeconfig"
-    bogus.write_text("not: [a kubeconfig")
-    assert cli.main(["status", "shop", "--kubeconfig", str(bogus)]) == ExitCode.ERROR
-    assert capsys.readouterr().err.startswith("error:")
+def test_no_color_from_the_flag_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli.console_for(cli.build_parser().parse_args(["list"])).color
+    assert not cli.console_for(cli.build_parser().parse_args(["list", "--no-color"])).color
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not cli.console_for(cli.build_parser().parse_args(["list"])).color
+
+
+# --- list, version -------------------------------------------------------------
+
+
+def test_list_shows_the_context_namespace_or_every_one() -> None:
+    other = holding()
+    other["metadata"]["namespace"] = "prod"
+    api = FakeReleases(holding(), other)
+    code, out, _ = invoke(api, "list")
+    assert code == ExitCode.OK
+    assert [line.split()[0] for line in out.splitlines()] == ["NAME", "shop"]
+    _, out, _ = invoke(api, "ls", "-A")
+    assert [line.split()[0] for line in out.splitlines()] == ["NAMESPACE", "prod", "shop"]
+    _, out, _ = invoke(api, "list", "-n", "prod")
+    assert len(out.splitlines()) == 2
+
+
+def test_version_names_the_plugin_and_the_server() -> None:
+    code, out, _ = invoke(FakeReleases(), "version")
+    assert code == ExitCode.OK
+    first, second = out.splitlines()
+    assert first.startswith("kubectl-bluegreen ") and "bluegreen.dev/v1alpha1" in first
+    assert second == "server: Kubernetes v1.36.3 at https://fake; bluegreen.dev/v1alpha1 served"
+
+
+def test_version_client_needs_no_server(capsys: pytest.CaptureFixture[str]) -> None:
+    # No kubeconfig at all: the client version must still print.
+    assert cli.main(["version", "--client", "--kubeconfig", "/nonexistent"]) == ExitCode.OK
+    assert capsys.readouterr().out.startswith("kubectl-bluegreen ")
 
 
 # --- actions -----------------------------------------------------------------
@@ -181,6 +264,7 @@ def test_namespace_flag_overrides_the_context_default() -> None:
     obj["metadata"]["namespace"] = "prod"
     api = FakeReleases(obj)
     assert invoke(api, "rollback", "shop", "-n", "prod")[0] == ExitCode.OK
+    assert invoke(api, "-n", "prod", "rollback", "shop")[0] == ExitCode.OK
     with pytest.raises(ReleaseNotFoundError):
         invoke(api, "rollback", "shop")
 
@@ -188,13 +272,25 @@ def test_namespace_flag_overrides_the_context_default() -> None:
 # --- status, history -----------------------------------------------------------
 
 
-def test_status_prints_once() -> None:
+def test_status_prints_the_tree_once() -> None:
     api = FakeReleases(holding())
+    api.owned = {"deployments": (deployment("5d8f9c2a1b", 3),), "pods": (pod("5d8f9c2a1b", "a"),)}
     code, out, _ = invoke(api, "status", "shop")
     assert code == ExitCode.OK
-    assert out.startswith("Name:        shop\n")
+    assert out.startswith("BlueGreenRelease  shop/shop  Holding")
+    assert "│   └── Deployment  shop-5d8f9c2a1b  3/3 ready" in out
     assert "9m30s left" in out
-    assert api.watch_timeouts == []
+    assert "\x1b[" not in out  # not a terminal: no colour, no styles
+    assert api.follows == []
+
+
+def test_status_on_a_terminal_is_coloured_unless_told_not_to() -> None:
+    _, out, _ = invoke(FakeReleases(holding()), "status", "shop", out=Tty())
+    assert "\x1b[" in out
+    con = console(Tty())
+    con.color = False
+    _, out, _ = invoke(FakeReleases(holding()), "status", "shop", con=con)
+    assert "\x1b[" not in out
 
 
 def test_history_prints_the_table() -> None:
@@ -204,15 +300,15 @@ def test_history_prints_the_table() -> None:
 
 
 def test_wait_returns_at_once_when_already_ready() -> None:
-    api = FakeReleases(ready(holding()))
+    api = FakeReleases(ready(holding()), ends=False)
     code, out, _ = invoke(api, "status", "shop", "--wait")
     assert code == ExitCode.OK
-    assert api.watch_timeouts == []
-    assert "Phase:       Complete" in out
+    assert "BlueGreenRelease  shop/shop  Complete" in out
+    assert api.follows == [("shop", "shop", False)]
 
 
 def test_wait_follows_the_release_until_ready() -> None:
-    api = FakeReleases(with_status(holding(), phase="Switching", message="switching"))
+    api = FakeReleases(with_status(holding(), phase="Switching", message="switching"), ends=False)
     replicas_moved = with_status(holding(), message="holding")
     replicas_moved["status"]["active"]["readyReplicas"] = 2
     api.updates = [with_status(holding(), message="holding"), replicas_moved, ready(holding())]
@@ -223,15 +319,8 @@ def test_wait_follows_the_release_until_ready() -> None:
         "Switching: switching",
         "Holding: holding",
         "Complete: done",
-        "Name:        shop",
+        "BlueGreenRelease  shop/shop  Complete  revision 5d8f9c2a1b  generation 7 (observed 7)",
     ]
-    assert api.watch_timeouts == [30.0]
-
-
-def test_wait_defaults_to_a_bounded_timeout() -> None:
-    api = FakeReleases(holding())
-    invoke(api, "status", "shop", "--wait")
-    assert api.watch_timeouts == [cli.DEFAULT_WAIT_TIMEOUT]
 
 
 @pytest.mark.parametrize(
@@ -243,7 +332,7 @@ def test_wait_defaults_to_a_bounded_timeout() -> None:
     ],
 )
 def test_wait_exits_1_on_failure(final: dict[str, Any]) -> None:
-    api = FakeReleases(holding())
+    api = FakeReleases(holding(), ends=False)
     api.updates = [final, ready(holding())]
     code, _, _ = invoke(api, "status", "shop", "--wait")
     assert code == ExitCode.FAILED
@@ -256,44 +345,62 @@ def test_wait_ignores_an_old_failure_until_the_new_spec_is_observed() -> None:
     fixed = ready(holding())
     fixed["metadata"]["generation"] = 8
     fixed["status"]["observedGeneration"] = 8
-    api = FakeReleases(stale)
+    api = FakeReleases(stale, ends=False)
     api.updates = [fixed]
     assert invoke(api, "status", "shop", "--wait")[0] == ExitCode.OK
 
 
 def test_wait_times_out_with_2() -> None:
-    api = FakeReleases(holding())
+    api = FakeReleases(holding(), ends=False)
     api.updates = [with_status(holding(), message="still holding")]
-    code, out, err = invoke(api, "status", "shop", "--wait", "--timeout", "5")
+    code, out, err = invoke(api, "status", "shop", "--wait", "--timeout", "0.2")
     assert code == ExitCode.TIMEOUT
-    assert "timed out after 5s" in err
-    assert "Message:     still holding" in out
+    assert "timed out after 0s waiting for Ready" in err
+    assert out.splitlines()[:2] == [
+        "Holding: Holding previous revision 91ab23cd45",
+        "Holding: still holding",
+    ]
+    assert "BlueGreenRelease  shop/shop  Holding" in out
 
 
-def test_watch_rerenders_each_event_and_ends_with_the_watch() -> None:
+def test_wait_ends_with_an_error_when_the_release_is_deleted() -> None:
+    api = FakeReleases(holding(), ends=False)
+    api.updates = [None]  # type: ignore[list-item]
+    with pytest.raises(ReleaseNotFoundError, match="was deleted"):
+        invoke(api, "status", "shop", "--wait")
+
+
+def test_watch_prints_a_page_per_change_when_not_a_terminal() -> None:
     api = FakeReleases(holding())
     api.updates = [with_status(holding(), phase="Complete"), with_status(holding(), phase="Failed")]
     code, out, _ = invoke(api, "status", "shop", "--watch", "--timeout", "60")
     assert code == ExitCode.OK  # watching alone never judges the release
-    assert [line for line in out.splitlines() if line.startswith("Phase:")] == [
-        "Phase:       Holding",
-        "Phase:       Complete",
-        "Phase:       Failed",
-    ]
-    assert cli.CLEAR_SCREEN not in out
+    headers = [line.split()[2] for line in out.splitlines() if line.startswith("BlueGreenRelease")]
+    assert headers == ["Holding", "Complete", "Failed"]
+    assert api.follows == [("shop", "shop", True)]  # the tree's Deployments and pods too
 
 
-def test_watch_clears_the_screen_on_a_terminal() -> None:
-    api = FakeReleases(holding())
-    api.updates = [with_status(holding(), phase="Complete")]
-    _, out, _ = invoke(api, "status", "shop", "--watch", out=Tty())
-    assert out.count(cli.CLEAR_SCREEN) == 2
-    assert api.watch_timeouts == [None]
+def test_watch_on_a_terminal_redraws_every_second_so_countdowns_move() -> None:
+    # A release that does not change at all: only the redraws can move the countdown.
+    api = FakeReleases(holding(), ends=False)
+    clock = (NOW + timedelta(seconds=s) for s in itertools.count())
+    con = console(Tty(), now=lambda: next(clock))
+    con.redraw_seconds = 0.01
+    code, out, _ = invoke(api, "status", "shop", "--watch", "--timeout", "0.5", con=con)
+    assert code == ExitCode.OK
+    countdowns = {
+        line.split("left")[0].split()[-1]
+        for line in out.replace("\x1b", "\n").splitlines()
+        if "left (deleteAfter" in line
+    }
+    # 9m30s, 9m29s, ...: several different values drawn without a single watch event.
+    assert len(countdowns) >= 3, out
 
 
 def test_watch_and_wait_stop_on_ready() -> None:
-    api = FakeReleases(holding())
+    api = FakeReleases(holding(), ends=False)
     api.updates = [ready(holding()), with_status(holding(), phase="Failed")]
     code, out, _ = invoke(api, "status", "shop", "--watch", "--wait")
     assert code == ExitCode.OK
-    assert out.count("Name:        shop") == 2  # initial page and the ready one, no extra
+    assert out.count("BlueGreenRelease  shop/shop") == 2  # initial page and the ready one
+    assert len(api.updates) == 1

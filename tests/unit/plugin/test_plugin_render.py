@@ -1,11 +1,11 @@
-"""Pure rendering of ``kubectl bluegreen status`` and ``history``."""
+"""Pure text of the plugin: durations, countdowns, and the ``history`` and ``list`` tables."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from plugin_samples import NOW, holding, with_status
+from plugin_samples import NOW, holding
 
 from bluegreen.plugin import render
 
@@ -100,112 +100,6 @@ def test_replicas(block: dict[str, int], expected: str) -> None:
     assert render.replicas(block) == expected
 
 
-def test_status_page_shows_every_section() -> None:
-    page = render.render_status(holding(), NOW)
-    lines = page.splitlines()
-    assert lines[:7] == [
-        "Name:        shop",
-        "Namespace:   shop",
-        "Phase:       Holding",
-        "Revision:    5d8f9c2a1b",
-        "Generation:  7 (observed 7)",
-        "Message:     Holding previous revision 91ab23cd45",
-        "Approved:    -",
-    ]
-    active = lines.index("Active:")
-    assert lines[active + 1 : active + 6] == [
-        "  Revision:   5d8f9c2a1b",
-        "  Deployment: shop-5d8f9c2a1b",
-        "  Image:      shop:v2",
-        "  Ready:      3/3",
-        "  Switched:   4m ago",
-    ]
-    assert lines[lines.index("Preview:") + 1] == "  -"
-    previous = lines.index("Previous:")
-    assert lines[previous + 4] == "  Hold:       9m30s left (deleteAfter 2026-11-26T12:09:30Z)"
-    checks = lines.index("Checks:")
-    assert lines[checks + 1].split() == [
-        "NAME", "STAGE", "KIND", "PHASE", "ATTEMPTS", "AGE", "MESSAGE"
-    ]  # fmt: skip
-    assert lines[checks + 2].split() == ["home", "smoke", "http", "Passed", "1", "2m", "200", "OK"]
-    assert lines[checks + 3].split() == ["e2e", "hold", "job", "Running", "2", "15s"]
-    conditions = lines.index("Conditions:")
-    assert lines[conditions + 2].split() == [
-        "Ready", "False", "Holding", "30s", "Hold", "ends", "in", "9m30s"
-    ]  # fmt: skip
-    assert lines[conditions + 3].split() == ["Reconciling", "True", "Holding", "5m"]
-    assert "Infrastructure: applied, inputs 0123456789ab, last apply 1h ago" in lines
-    assert "Last action: promote 5d8f9c2a1b -> Accepted (1m ago)" in lines
-
-
-def test_status_page_flags_a_stale_status() -> None:
-    obj = holding()
-    obj["metadata"]["generation"] = 8
-    page = render.render_status(obj, NOW)
-    assert "Generation:  8 (observed 7)  status is stale" in page
-
-
-def test_status_page_shows_preview_and_its_deadline() -> None:
-    obj = with_status(
-        holding(),
-        phase="Verifying",
-        preview={
-            "revision": "77aa",
-            "deployment": "shop-77aa",
-            "image": "shop:v3",
-            "replicas": 3,
-            "readyReplicas": 1,
-            "deadline": "2026-11-26T12:05:00Z",
-        },
-    )
-    lines = render.render_status(obj, NOW).splitlines()
-    preview = lines.index("Preview:")
-    assert lines[preview + 1 : preview + 6] == [
-        "  Revision:   77aa",
-        "  Deployment: shop-77aa",
-        "  Image:      shop:v3",
-        "  Ready:      1/3",
-        "  Deadline:   5m left",
-    ]
-
-
-def test_status_page_of_a_fresh_release_does_not_crash() -> None:
-    obj = {"metadata": {"name": "new", "namespace": "ns", "generation": 1}}
-    page = render.render_status(obj, NOW)
-    assert "Phase:       Unknown" in page
-    assert "Generation:  1 (observed none)  status is stale" in page
-    assert "Checks:\n  -" in page
-    assert "Conditions:\n  -" in page
-    assert "Infrastructure: -" in page
-    assert "Last action: -" in page
-
-
-def test_status_page_tolerates_malformed_fields() -> None:
-    obj = with_status(holding(), checks="oops", conditions=[None, 3], active=[], previous=None)
-    page = render.render_status(obj, NOW)
-    assert "Checks:\n  -" in page
-    assert "Active:\n  -" in page
-
-
-def test_status_page_reports_drift() -> None:
-    obj = holding()
-    obj["status"]["infrastructure"]["drift"] = True
-    assert "DRIFT detected" in render.render_status(obj, NOW)
-
-
-def test_status_page_shows_the_last_terraform_error() -> None:
-    obj = holding()
-    obj["status"]["infrastructure"].update(applied=False, message="Error: Unauthorized")
-    page = render.render_status(obj, NOW)
-    assert "Infrastructure: not applied, inputs 0123456789ab" in page
-    assert "\n  last error: Error: Unauthorized\n" in page
-
-
-def test_status_page_shows_an_approval() -> None:
-    obj = with_status(holding(), approvedRevision="77aa")
-    assert "Approved:    77aa" in render.render_status(obj, NOW)
-
-
 def test_history_table() -> None:
     lines = render.render_history(holding(), NOW).splitlines()
     assert lines[0].split() == ["REVISION", "IMAGE", "STARTED", "DURATION", "OUTCOME"]
@@ -215,3 +109,36 @@ def test_history_table() -> None:
 
 def test_history_when_empty() -> None:
     assert render.render_history({"status": {}}, NOW) == "No releases recorded yet."
+
+
+def test_list_table_of_one_namespace() -> None:
+    fresh = {
+        "metadata": {
+            "name": "cart",
+            "namespace": "shop",
+            "creationTimestamp": "2026-11-26T11:59:00Z",
+        }
+    }
+    obj = holding()
+    obj["metadata"]["creationTimestamp"] = "2026-11-25T12:00:00Z"
+    lines = render.render_list([obj, fresh], NOW, all_namespaces=False).splitlines()
+    assert lines[0].split() == [
+        "NAME", "PHASE", "DESIRED", "ACTIVE", "PREVIEW", "PREVIOUS", "READY", "HOLD", "AGE"
+    ]  # fmt: skip
+    # Sorted by name, whatever order the API server listed them in.
+    assert lines[1].split() == ["cart", "Unknown", "-", "-", "-", "-", "-", "-", "1m"]
+    assert lines[2].split() == [
+        "shop", "Holding", "5d8f9c2a1b", "5d8f9c2a1b", "-", "91ab23cd45", "3/3", "9m30s", "1d"
+    ]  # fmt: skip
+
+
+def test_list_table_of_every_namespace_leads_with_the_namespace() -> None:
+    other = holding()
+    other["metadata"]["namespace"] = "a-team"
+    lines = render.render_list([holding(), other], NOW, all_namespaces=True).splitlines()
+    assert lines[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert [line.split()[0] for line in lines[1:]] == ["a-team", "shop"]
+
+
+def test_list_when_empty() -> None:
+    assert render.render_list([], NOW, all_namespaces=True) == "No releases found."
