@@ -45,6 +45,8 @@ class OperatorConfig:
     """This process's shard: it acts only on namespaces that hash to it."""
     prometheus_url: str | None = None
     """Where metric checks send their queries; None: they find no Prometheus."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, for log pipelines)."""
 
 
 def _default_module_dir() -> Path:
@@ -127,6 +129,12 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
     )
     _leader_election_flags(parser, env)
     parser.add_argument("--verbose", action="store_true", help="log every handled watch event")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=env.get("BLUEGREEN_LOG_FORMAT", "text"),
+        help="text, or json: one object per line (env BLUEGREEN_LOG_FORMAT)",
+    )
     args = parser.parse_args(argv)
     timings = LeaseTimings(args.lease_duration, args.renew_deadline, args.retry_period)
     if problem := timings.problem():
@@ -156,6 +164,7 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         shards=args.shards,
         shard_index=args.shard_index,
         prometheus_url=args.prometheus_url,
+        log_format=args.log_format,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from bluegreen.adapters.health import serve_health
+from bluegreen.adapters.json_logs import configure_logging
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
 from bluegreen.adapters.leader_election import Fence, LeaderElector
 from bluegreen.adapters.metrics import Metrics
@@ -26,9 +27,7 @@ log = logging.getLogger("bluegreen")
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_format)
     # kopf reports every successful watch-event handler at INFO: far too chatty for
     # an operator that wakes on each pod change. Our own warnings still show.
     logging.getLogger("kopf.objects").setLevel(logging.INFO if config.verbose else logging.WARNING)
