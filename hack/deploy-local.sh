@@ -11,6 +11,8 @@
 #   BLUEGREEN_WATCH_NAMESPACES=a,b  watch only these namespaces (a kustomization
 #       on top of deploy/local/ sets BLUEGREEN_NAMESPACES): for a cluster whose
 #       other namespaces have operators of their own, e.g. other test sessions.
+#   BLUEGREEN_OPERATOR_TAG=T        the image tag to install (default: the version);
+#       applied over a running install, this is an upgrade
 #   USE_CURRENT_CONTEXT=1           the cluster kubectl points at, not .cluster/
 set -euo pipefail
 shopt -s inherit_errexit
@@ -25,6 +27,7 @@ if [[ "${USE_CURRENT_CONTEXT:-0}" != 1 ]]; then
 fi
 ns=bluegreen-system
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -1)"
+tag="${BLUEGREEN_OPERATOR_TAG:-${version}}"
 timeout_s="${BLUEGREEN_DEPLOY_TIMEOUT:-300}"
 
 say() { printf '[deploy %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -36,8 +39,8 @@ since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1
 # would go on running the image it pulled first. So the install names the
 # tag and the digest the registry holds now (name:tag@digest, the digest wins),
 # as a release pipeline pins what it pushed.
-digest="$(registry_digest bluegreen-operator "${version}" || true)"
-[[ -n "${digest}" ]] || die "${REGISTRY}/bluegreen-operator:${version} not in the local registry: run 'make image'"
+digest="$(registry_digest bluegreen-operator "${tag}" || true)"
+[[ -n "${digest}" ]] || die "${REGISTRY}/bluegreen-operator:${tag} not in the local registry: run 'make image'"
 kubectl get nodes -l bluegreen.dev/real-node=true -o name | grep -q . \
   || die "no real node in the cluster: run 'make node'"
 
@@ -53,7 +56,7 @@ resources:
   - ${base}
 images:
   - name: ${REGISTRY}/bluegreen-operator
-    newTag: "${version}@${digest}"
+    newTag: "${tag}@${digest}"
 YAML
 if [[ -n "${BLUEGREEN_WATCH_NAMESPACES:-}" ]]; then
   cat >>"${work}/kustomization.yaml" <<YAML

@@ -13,7 +13,9 @@ own provider mirror. The tests then prove, in this order:
    filesystem, no capabilities) and refuses to run the image as root;
 3. a release (v1 then v2 of the demo app, built from app/Dockerfile and pulled
    from the registry) completes through the installed operator, with Terraform;
-4. the uninstall in the documented order (releases, then ``kubectl delete -k``)
+4. an upgrade to version N+1 while a release holds leaves the release, its
+   traffic, its Terraform state and the CRD unharmed;
+5. the uninstall in the documented order (releases, then ``kubectl delete -k``)
    leaves nothing behind: no finalizer stuck, no namespace Terminating.
 
 The installed operator watches only this module's namespace, so other
@@ -27,7 +29,9 @@ pushed), and is skipped otherwise.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
 import json
 import os
 import subprocess
@@ -42,7 +46,7 @@ import pytest
 from bluegreen.core import names
 from tests.conftest import HACK, Cluster
 from tests.e2e.conftest import PLACEMENT, RealNode
-from tests.e2e.traffic import get
+from tests.e2e.traffic import LoadGenerator, get
 from tests.integration.harness import REPO, Kubectl, Release, wait_for
 from tests.integration.manifests.conftest import denied_lines
 
@@ -112,6 +116,24 @@ def images(real_node: RealNode) -> str:
     return project_version()
 
 
+def deploy(k: Kubectl, namespace: str, tag: str | None = None) -> float:
+    """hack/deploy-local.sh watching ``namespace``: seconds from apply to Ready."""
+    env = {**k.env, "BLUEGREEN_WATCH_NAMESPACES": namespace}
+    if tag:
+        env["BLUEGREEN_OPERATOR_TAG"] = tag
+    deployed = subprocess.run(
+        [str(HACK / "deploy-local.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEPLOY_TIMEOUT_S,
+        check=False,
+    )
+    if deployed.returncode != 0:
+        pytest.fail(f"hack/deploy-local.sh failed:\n{deployed.stderr[-4000:]}")
+    return float(deployed.stdout.split()[-1])
+
+
 def _ours_running(k: Kubectl) -> bool:
     deploy = k.json("get", "deployment", "bluegreen-operator", "-n", SYSTEM) or {}
     spec = deploy.get("spec", {}).get("template", {}).get("spec", {})
@@ -124,17 +146,7 @@ def installed(cluster: Cluster, real_node: RealNode, images: str) -> Iterator[In
     k = Kubectl(cluster.env)
     namespace = f"inst-e2e-{uuid.uuid4().hex[:8]}"
     k.run("create", "namespace", namespace)
-    deployed = subprocess.run(
-        [str(HACK / "deploy-local.sh")],
-        env={**cluster.env, "BLUEGREEN_WATCH_NAMESPACES": namespace},
-        capture_output=True,
-        text=True,
-        timeout=DEPLOY_TIMEOUT_S,
-        check=False,
-    )
-    if deployed.returncode != 0:
-        pytest.fail(f"hack/deploy-local.sh failed:\n{deployed.stderr[-4000:]}")
-    seconds = float(deployed.stdout.split()[-1])
+    seconds = deploy(k, namespace)
     print(f"kubectl apply -k deploy/local/ -> operator Ready in {seconds:.1f}s")
     try:
         yield Installed(k, namespace, images, seconds)
@@ -307,9 +319,13 @@ def demo_release(name: str, version: str) -> dict[str, Any]:
                             f"@{registry_digest('bluegreen-demo', version)}",
                             "imagePullPolicy": "IfNotPresent",
                             "ports": [{"containerPort": 5000}],
+                            # Tolerant of a few seconds without CPU: on a 2-core
+                            # machine a starved probe would empty the Service.
                             "readinessProbe": {
                                 "httpGet": {"path": "/healthz", "port": 5000},
-                                "periodSeconds": 1,
+                                "periodSeconds": 2,
+                                "timeoutSeconds": 3,
+                                "failureThreshold": 3,
                             },
                         }
                     ],
@@ -334,8 +350,13 @@ def test_release_completes_through_the_installed_operator(installed: Installed) 
         release.apply(demo_release(name, version))
         release.wait_condition("Ready", timeout=300)
         ip = k.json("get", "service", name, "-n", ns)["spec"]["clusterIP"]
-        answer = get(ip, 80, "/")
-        assert answer.ok and f"V{version[1:]}" in answer.body, answer
+        # Ready follows the EndpointSlices; kube-proxy's rules follow them too,
+        # a moment later (before the first release the Service had none).
+        wait_for(
+            f"{version} through the stable Service",
+            lambda: (a := get(ip, 80, "/")).ok and f"V{version[1:]}" in a.body,  # noqa: B023
+            timeout=30,
+        )
     status = release.status()
     assert status["phase"] == "Complete", status
     # Terraform ran in the pod (init from the image's mirror, no network) and
@@ -346,6 +367,102 @@ def test_release_completes_through_the_installed_operator(installed: Installed) 
     for pod in operator_pods(k):
         log = k.run("logs", "-n", SYSTEM, pod["metadata"]["name"])
         assert denied_lines(log) == [], denied_lines(log)
+
+
+def next_image(version: str) -> str:
+    """Version N+1 for the upgrade: the image as built, under a new tag, with its
+    own digest (a label says which). The code is the same: what is tested is
+    the replacement of every running replica during a release."""
+    tag = f"{version}-next"
+    script = f"""
+source {HACK}/images/buildah-env.sh
+ctr="$(bah from --pull-never localhost/bluegreen-operator:{version})"
+bah config --label org.opencontainers.image.version={tag} "$ctr"
+bah commit --quiet --rm "$ctr" localhost/bluegreen-operator:{tag} >/dev/null
+bah push --quiet --tls-verify=false localhost/bluegreen-operator:{tag} \\
+  docker://${{REGISTRY}}/bluegreen-operator:{tag}
+"""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return tag
+
+
+def app_pods(k: Kubectl, ns: str, release: str, revision: str) -> dict[str, int]:
+    """Pod name -> restarts, for the pods of one revision that still run."""
+    selector = f"bluegreen.dev/release={release},bluegreen.dev/revision={revision}"
+    items = (k.json("get", "pods", "-n", ns, "-l", selector) or {}).get("items", [])
+    return {
+        p["metadata"]["name"]: sum(c["restartCount"] for c in p["status"]["containerStatuses"])
+        for p in items
+        if not p["metadata"].get("deletionTimestamp")
+    }
+
+
+def _tfstate(k: Kubectl, name: str) -> dict[str, Any]:
+    """The Terraform state in a kubernetes-backend Secret (gzip, base64)."""
+    secret = k.json("get", "secret", name, "-n", SYSTEM)
+    assert secret, f"no Terraform state Secret {name}"
+    raw = gzip.decompress(base64.b64decode(secret["data"]["tfstate"]))
+    return dict(json.loads(raw))
+
+
+def test_upgrade_during_the_hold_with_live_traffic(installed: Installed) -> None:
+    """Every replica replaced by version N+1 while a release holds: it completes,
+    traffic through the stable Service never fails, state and CRD untouched."""
+    k, ns, name = installed.k, installed.namespace, "upgraded"
+    release = Release(k, ns, name)
+    body = demo_release(name, "v1")
+    release.apply(body)
+    release.wait_condition("Ready", timeout=300)
+    body = demo_release(name, "v2")
+    body["spec"]["hold"] = {"seconds": 150}
+    release.apply(body)
+    release.wait_phase("Holding", timeout=300)
+    target = release.revision()
+    state_name = f"tfstate-default-{names.state_key(ns, name)}"
+    state_before = _tfstate(k, state_name)
+    stored_before = k.json("get", "crd", CRD)["status"]["storedVersions"]
+    ip = k.json("get", "service", name, "-n", ns)["spec"]["clusterIP"]
+    selector = k.json("get", "service", name, "-n", ns)["spec"]["selector"]
+    pods_before = app_pods(k, ns, name, target)
+
+    tag = next_image(installed.version)
+    with LoadGenerator(ip, 80, workers=2, max_seconds=600, pause=0.05, timeout=5) as load:
+        seconds = deploy(k, ns, tag)
+        assert release.status()["phase"] == "Holding", "the upgrade outlasted the hold"
+        release.wait_phase("Complete", timeout=300)
+        samples = load.stop()
+    failed = [s for s in samples if not s.ok]
+    wrong = [s for s in samples if s.ok and "V2" not in s.body]
+    print(
+        f"upgrade to {tag}: Ready in {seconds:.1f}s; {len(samples)} requests during it, "
+        f"{len(failed)} failed, {len(wrong)} not from v2"
+    )
+    # The operator left the serving revision alone: same selector, pods, restarts.
+    assert k.json("get", "service", name, "-n", ns)["spec"]["selector"] == selector
+    assert app_pods(k, ns, name, target) == pods_before
+    assert samples and failed == [] and wrong == [], (failed[:3], wrong[:3])
+    status = release.status()
+    assert status["active"]["revision"] == target, status
+    entry = [h for h in status["history"] if h["revision"] == target][-1]
+    assert entry["outcome"] == "Promoted", status["history"]
+    for pod in operator_pods(k):
+        assert pod["spec"]["containers"][0]["image"].startswith(
+            f"{REGISTRY}/bluegreen-operator:{tag}@"
+        )
+    assert k.json("get", "crd", CRD)["status"]["storedVersions"] == stored_before
+    state_after = _tfstate(k, state_name)
+    assert state_after["lineage"] == state_before["lineage"]
+    assert state_after["serial"] >= state_before["serial"]
+    # The same resources (a refresh may have rewritten their attributes).
+    addresses = lambda state: sorted((r["type"], r["name"]) for r in state["resources"])  # noqa: E731
+    assert addresses(state_after) == addresses(state_before)
 
 
 def test_uninstall_in_the_documented_order_leaves_nothing(installed: Installed) -> None:
