@@ -12,6 +12,7 @@ from bluegreen.adapters.check_targets import parse_allowed_hosts
 from bluegreen.adapters.prometheus import check_url
 from bluegreen.api.v1alpha1 import OPERATOR_NAME
 from bluegreen.core.leadership import LeaseTimings
+from bluegreen.core.notifications import webhook_problem
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class OperatorConfig:
     """Where metric checks send their queries; None: they find no Prometheus."""
     log_format: str = "text"
     """``text`` or ``json`` (one object per line, for log pipelines)."""
+    notify_webhooks: tuple[str, ...] = ()
+    """Webhooks told of every release's phase changes."""
+    notify_format: str = "json"
+    """``json`` or ``slack``, for ``notify_webhooks``."""
+    notify_allowed_hosts: tuple[str, ...] = ()
+    """Hosts, IPs and CIDRs a release's own webhook (annotation) may name; empty: none."""
 
 
 def _default_module_dir() -> Path:
@@ -135,12 +142,16 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         default=env.get("BLUEGREEN_LOG_FORMAT", "text"),
         help="text, or json: one object per line (env BLUEGREEN_LOG_FORMAT)",
     )
+    _notification_flags(parser, env)
     args = parser.parse_args(argv)
     timings = LeaseTimings(args.lease_duration, args.renew_deadline, args.retry_period)
     if problem := timings.problem():
         parser.error(problem)
     if args.shards < 1 or not 0 <= args.shard_index < args.shards:
         parser.error(f"--shard-index must be within 0..{args.shards - 1} and --shards at least 1")
+    for url in args.notify_webhook:
+        if (problem := webhook_problem(url)) is not None:
+            parser.error(f"--notify-webhook {url!r}: {problem}")
     if args.shards > 1 and not args.leader_elect:
         parser.error("--shards above 1 needs --leader-elect: each shard is fenced by its Lease")
     return OperatorConfig(
@@ -165,6 +176,9 @@ def parse_config(argv: list[str] | None = None) -> OperatorConfig:
         shard_index=args.shard_index,
         prometheus_url=args.prometheus_url,
         log_format=args.log_format,
+        notify_webhooks=tuple(args.notify_webhook),
+        notify_format=args.notify_format,
+        notify_allowed_hosts=args.notify_allowed_hosts,
     )
 
 
@@ -223,3 +237,28 @@ def _allowed_hosts(text: str) -> tuple[str, ...]:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return entries
+
+
+def _notification_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    parser.add_argument(
+        "--notify-webhook",
+        action="append",
+        default=[u for u in env.get("BLUEGREEN_NOTIFY_WEBHOOKS", "").split(",") if u],
+        help="URL told of every release's phase changes (repeatable; env "
+        "BLUEGREEN_NOTIFY_WEBHOOKS, comma-separated)",
+    )
+    parser.add_argument(
+        "--notify-format",
+        choices=("json", "slack"),
+        default=env.get("BLUEGREEN_NOTIFY_FORMAT", "json"),
+        help='body of --notify-webhook requests: json, or slack ({"text": ...}) '
+        "(env BLUEGREEN_NOTIFY_FORMAT)",
+    )
+    parser.add_argument(
+        "--notify-allowed-hosts",
+        type=_allowed_hosts,
+        default=env.get("BLUEGREEN_NOTIFY_ALLOWED_HOSTS", ""),
+        help="comma-separated hostnames (exact), IPs and CIDRs a release's own webhook "
+        "(annotation bluegreen.dev/notify-webhook) may name (env "
+        "BLUEGREEN_NOTIFY_ALLOWED_HOSTS); default: none, such annotations are ignored",
+    )

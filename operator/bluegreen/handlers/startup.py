@@ -20,8 +20,11 @@ from bluegreen.adapters.kube_rest import USER_AGENT, KubeRest, make_api_client
 from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.adapters.prometheus import Prometheus
+from bluegreen.adapters.webhooks import WebhookNotifier
+from bluegreen.api.notifications import NotifyFormat
 from bluegreen.api.v1alpha1 import FIELD_MANAGER, STORAGE_PREFIX
 from bluegreen.config import OperatorConfig
+from bluegreen.core.notifications import Webhook
 from bluegreen.core.sharding import finalizer_for
 from bluegreen.handlers.deps import Dependencies
 from bluegreen.handlers.shard import owns
@@ -90,6 +93,8 @@ async def configure(
     prometheus = Prometheus(config.prometheus_url)
     executor = Executor(kube, infrastructure, checker, metrics, kind, prometheus)
     observer = CacheObserver(kube, caches)
+    notifier = _notifier(config, session)
+    memo["notifier"] = notifier
     reconciler = Reconciler(
         kube,
         observer,
@@ -99,6 +104,7 @@ async def configure(
             drift_interval_seconds=config.drift_interval_seconds,
             switch_timeout_seconds=config.switch_timeout_seconds,
         ),
+        notify=notifier.notify,
     )
     caches.notify(wake_on_change(wakeups, reconciler.is_own_write))
     caches.all.start()
@@ -119,6 +125,17 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
+
+
+def _notifier(config: OperatorConfig, session: aiohttp.ClientSession) -> WebhookNotifier:
+    form = NotifyFormat(config.notify_format)
+    notifier = WebhookNotifier(
+        session,
+        webhooks=tuple(Webhook(url, form) for url in config.notify_webhooks),
+        allowed=parse_allowed_hosts(config.notify_allowed_hosts),
+    )
+    notifier.start()
+    return notifier
 
 
 async def _check_policy(config: OperatorConfig) -> CheckPolicy:
@@ -150,6 +167,9 @@ def _infrastructure(config: OperatorConfig, kube: Kube) -> Infrastructure:
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    notifier: WebhookNotifier | None = memo.get("notifier")
+    if notifier is not None:
+        await notifier.stop()  # what is queued goes out before the session closes
     deps: Dependencies | None = memo.get("deps")
     if deps is not None:
         await deps.close()

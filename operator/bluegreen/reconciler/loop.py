@@ -45,6 +45,10 @@ class ReconcilerSettings:
     """Steps per wake-up; a release needs about ten, this bounds a runaway loop."""
 
 
+Notify = Callable[[Mapping[str, Any], ReleaseStatus, ReleaseStatus], None]
+"""Webhook notifications (``adapters.webhooks``): the body, the status before and after."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -59,9 +63,12 @@ class Reconciler:
         settings: ReconcilerSettings,
         clock: Callable[[], datetime] = utc_now,
         decide: Decide = core_decide,
+        notify: Notify | None = None,
     ) -> None:
         self.kube, self.observer, self.executor, self.metrics = kube, observer, executor, metrics
         self.settings, self.clock, self.decide = settings, clock, decide
+        self.notify: Notify = notify or (lambda body, before, after: None)
+        """Told of every status write that was accepted; must not wait or raise."""
         self.own_writes: dict[tuple[str, str], str] = {}
         """resourceVersion of our last status write per release: its watch event is no news."""
         self.refused_writes: dict[tuple[str, str], int] = {}
@@ -126,6 +133,7 @@ class Reconciler:
                 log.info("%s/%s: %s; observing again", namespace, name, stale)
                 continue
             self._record(namespace, name, stored, status, decision.switches)
+            self.notify(body, stored, status)
             if not decision.continue_now:
                 return decision.requeue_after
         return 1.0
