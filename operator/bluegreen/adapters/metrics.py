@@ -78,6 +78,13 @@ class Metrics:
             ["verb", "resource", "code"],
             registry=r,
         )
+        self.deadline = Gauge(
+            "bluegreen_release_deadline_timestamp_seconds",
+            "When the current phase must end (Unix time): the candidate's readiness deadline "
+            "while Deploying, the end of the hold while Holding; no series otherwise",
+            ["namespace", "release", "phase"],
+            registry=r,
+        )
         self.leader = Gauge(
             "bluegreen_leader",
             "1 while this replica holds the Lease and acts; 0 while it stands by",
@@ -91,12 +98,24 @@ class Metrics:
         for candidate in PHASES:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
 
+    def set_deadline(self, namespace: str, release: str, phase: str, when: float | None) -> None:
+        """One series per release at most: the deadline of the phase it is in now."""
+        for candidate in PHASES:
+            if candidate != phase or when is None:
+                try:
+                    self.deadline.remove(namespace, release, candidate)
+                except KeyError:
+                    continue
+        if when is not None:
+            self.deadline.labels(namespace, release, phase).set(when)
+
     def forget(self, namespace: str, release: str) -> None:
         for candidate in PHASES:
             try:
                 self.phase.remove(namespace, release, candidate)
             except KeyError:
                 continue
+        self.set_deadline(namespace, release, "", None)
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         start_http_server(port, addr=address, registry=self.registry)

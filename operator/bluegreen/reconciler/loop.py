@@ -18,6 +18,7 @@ from bluegreen.core import actions as act
 from bluegreen.core import results, status_rejection
 from bluegreen.core.bounds import bound_status
 from bluegreen.core.context import ReleaseContext
+from bluegreen.core.deadlines import phase_deadline
 from bluegreen.core.decide import decide as core_decide
 from bluegreen.core.decision import SwitchKind, SwitchRecord
 from bluegreen.core.merge_patch import merge_patch
@@ -231,6 +232,9 @@ class Reconciler:
     ) -> None:
         """Metrics from what this step changed, and the traffic moves core recorded."""
         self.metrics.set_phase(namespace, name, after.phase)
+        deadline = phase_deadline(after)
+        when = deadline.timestamp() if deadline is not None else None
+        self.metrics.set_deadline(namespace, name, after.phase, when)
         for entry in after.history[len(before.history) :]:
             self.metrics.releases.labels(namespace, name, entry.outcome).inc()
         for switch in switches:
