@@ -127,7 +127,7 @@ def run(
     nodes.ensure()
     recorder = ClusterRecorder(api, "")
     recorder.start()
-    operators = _start(env, out, tag, shards, election)
+    operators = _start(env, out, tag, shards, election, spaces)
     pids = {f"operator-{i}": op.pid for i, op in enumerate(operators)}
     sampler = Sampler({**pids, **cluster_pids(env)})
     sampler.start()
@@ -192,15 +192,19 @@ def run(
 
 
 def _start(
-    env: dict[str, str], out: Path, tag: str, shards: int, election: str
+    env: dict[str, str], out: Path, tag: str, shards: int, election: str, spaces: list[str]
 ) -> list[OperatorProcess]:
+    # Only the bench's namespaces: on a shared cluster, a cluster-wide operator would
+    # also act on everybody else's releases.
+    watched = [arg for space in spaces for arg in ("--namespace", space)]
     if shards == 1:
-        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log")]
+        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log", *watched)]
     else:
         operators = [
             OperatorProcess(
                 env,
                 out / f"operator-scale-{tag}-shard{i}.log",
+                *watched,
                 "--leader-elect",
                 "--leader-election-namespace",
                 election,

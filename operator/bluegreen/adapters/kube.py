@@ -124,8 +124,12 @@ class Releases:
 
 
 class Deployments:
-    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+    def __init__(
+        self, rest: KubeRest, cache: WatchCache | None = None, urgent: KubeRest | None = None
+    ) -> None:
         self.rest, self.cache = rest, cache
+        self.urgent = urgent or rest
+        """Reads by name (the check right before a switch) go in the urgent lane."""
         self.refused_names: set[tuple[str, str]] = set()
         """(namespace, name) a create found taken: the observer reads them by name, since
         an object without our labels never reaches the cache."""
@@ -139,7 +143,7 @@ class Deployments:
         return await self.rest.list_items(self._path(namespace), _release_selector(release))
 
     async def get(self, namespace: str, name: str) -> JSON | None:
-        return await self.rest.get(self._path(namespace, name))
+        return await self.urgent.get(self._path(namespace, name))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
@@ -162,8 +166,12 @@ class Deployments:
 
 
 class Services:
-    def __init__(self, rest: KubeRest, cache: WatchCache | None = None) -> None:
+    def __init__(
+        self, rest: KubeRest, cache: WatchCache | None = None, urgent: KubeRest | None = None
+    ) -> None:
         self.rest, self.cache = rest, cache
+        self.urgent = urgent or rest
+        """Selector patches (traffic moving) go in the urgent lane."""
 
     @staticmethod
     def _path(namespace: str, name: str = "") -> str:
@@ -199,7 +207,7 @@ class Services:
                 {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version}
             )
         operations.append({"op": "add", "path": "/spec/selector", "value": dict(selector)})
-        _remember(self.cache, await self.rest.json_patch(self._path(namespace, name), operations))
+        _remember(self.cache, await self.urgent.json_patch(self._path(namespace, name), operations))
 
     async def create(self, manifest: Mapping[str, Any]) -> None:
         await self.rest.create(self._path(str(manifest["metadata"]["namespace"])), manifest)
@@ -266,13 +274,18 @@ class Kube:
 
     With ``caches``, releases are read from their watch cache and our writes'
     results go into the caches at once; the observer reads the rest from them.
+    With ``urgent``, a client of its own, moving traffic (the read right before a
+    switch, the selector patch) never queues behind the routine writes of other
+    releases: under load, those queue for the connections of ``rest``.
     """
 
-    def __init__(self, rest: KubeRest, caches: Caches | None = None) -> None:
-        self.rest, self.caches = rest, caches
+    def __init__(
+        self, rest: KubeRest, caches: Caches | None = None, urgent: KubeRest | None = None
+    ) -> None:
+        self.rest, self.caches, self.urgent = rest, caches, urgent
         self.releases = Releases(rest, caches.releases if caches else None)
-        self.deployments = Deployments(rest, caches.deployments if caches else None)
-        self.services = Services(rest, caches.services if caches else None)
+        self.deployments = Deployments(rest, caches.deployments if caches else None, urgent)
+        self.services = Services(rest, caches.services if caches else None, urgent)
         self.endpoints = Endpoints(rest)
         self.jobs = Jobs(rest, caches.jobs if caches else None)
         self.events = Events(rest)
@@ -280,3 +293,5 @@ class Kube:
     async def close(self) -> None:
         await self.events.close()
         await self.rest.api.close()
+        if self.urgent is not None:
+            await self.urgent.api.close()

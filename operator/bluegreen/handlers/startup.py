@@ -84,7 +84,13 @@ async def configure(
     )
     watching.api.user_agent = agent
     caches = Caches(watching, config.namespaces, keep=lambda namespace: owns(config, namespace))
-    kube = Kube(rest, caches)
+    urgent = KubeRest(
+        await make_api_client(config.kubeconfig, connections=4),
+        may_write=lambda: fence.leading,
+        on_response=metrics.count_request,
+    )
+    urgent.api.user_agent = agent
+    kube = Kube(rest, caches, urgent)
     kube.events.start()
     session = aiohttp.ClientSession()
     infrastructure = FencedInfrastructure(_infrastructure(config, kube), lambda: fence.leading)
