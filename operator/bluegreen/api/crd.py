@@ -38,6 +38,16 @@ _DESCRIPTION: Final = (
 )
 
 
+SCALE_SUBRESOURCE: Final = {
+    "specReplicasPath": ".spec.replicas",
+    "statusReplicasPath": ".status.active.replicas",
+    "labelSelectorPath": ".status.selector",
+}
+"""``kubectl scale`` and a HorizontalPodAutoscaler drive spec.replicas, which reaches the
+serving Deployment (and a candidate in flight) at once; the active revision's pods are
+the ones they measure."""
+
+
 def build_crd() -> dict[str, Any]:
     """The CRD as a plain dict, ready for ``yaml.safe_dump`` or the API server."""
     return {
@@ -66,7 +76,7 @@ def build_crd() -> dict[str, Any]:
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}, "scale": SCALE_SUBRESOURCE},
                     "additionalPrinterColumns": _printer_columns(),
                     "schema": {"openAPIV3Schema": openapi_schema()},
                 }

@@ -201,6 +201,14 @@ class ReleaseStatus:
             "nothing again."
         ),
     )
+    selector: str = field(
+        default="",
+        metadata=doc(
+            "The label selector of the active revision's pods, as a string (empty before the "
+            "first switch): the scale subresource's selector, which a HorizontalPodAutoscaler "
+            "reads to find the pods whose metrics drive spec.replicas."
+        ),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -219,7 +227,7 @@ class ReleaseStatus:
             "approvedRevision": self.approved_revision or None,
             "failedRevision": self.failed_revision or None,
             "served": self.served,
-        }
+        } | ({"selector": self.selector} if self.selector else {})
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any] | None) -> ReleaseStatus:
@@ -247,6 +255,7 @@ class ReleaseStatus:
             approved_revision=str(raw.get("approvedRevision") or ""),
             failed_revision=str(raw.get("failedRevision") or ""),
             served=bool(raw.get("served", False)),
+            selector=str(raw.get("selector") or ""),
         )
 
     def condition(self, kind: str) -> Condition | None:

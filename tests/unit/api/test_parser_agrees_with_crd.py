@@ -458,6 +458,7 @@ def full_status() -> ReleaseStatus:
         approved_revision="5d8f9c2a1b",
         failed_revision="0123456789",
         served=True,
+        selector="bluegreen.dev/release=shop,bluegreen.dev/revision=5d8f9c2a1b",
     )
 
 

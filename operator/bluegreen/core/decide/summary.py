@@ -67,6 +67,7 @@ def summarize(
         unserved = "NoHealthyEndpoints" if status.served else "NotServedYet"
         put(ConditionType.SERVING, FALSE, unserved, "")
     draft.set(conditions=_as_stored(conds, original, ctx.generation))
+    draft.set(selector=_pod_selector(ctx, draft.status))
     return Decision(
         status=draft.status,
         actions=tuple(draft.actions),
@@ -74,6 +75,14 @@ def summarize(
         continue_now=draft.continue_now,
         switches=tuple(draft.switches),
     )
+
+
+def _pod_selector(ctx: ReleaseContext, status: ReleaseStatus) -> str:
+    """The active revision's pods as a label selector string (the scale subresource's)."""
+    if status.active is None:
+        return ""
+    selector = names.revision_selector(ctx.name, status.active.revision)
+    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
 
 
 def _readiness(
