@@ -1,39 +1,21 @@
-"""The Argo CD health script, run for real in Lua 5.1 (Argo CD's dialect) and 5.4."""
+"""The Argo CD health script, run for real in Lua 5.1 (Argo CD's dialect) and 5.4, with
+only the libraries Argo CD opens."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argocd_lua import RUNTIMES, run
 
 SCRIPT = (Path(__file__).resolve().parents[3] / "manifests" / "argocd" / "health.lua").read_text()
 
-# Argo CD embeds gopher-lua, a Lua 5.1; 5.4 guards against relying on 5.1 quirks.
-RUNTIMES = ["lupa.lua51", "lupa.lua54"]
-
-
-def to_lua(runtime: Any, value: Any) -> Any:
-    """Python JSON-like value -> Lua value, lists as 1-based arrays, like Argo CD does."""
-    if isinstance(value, Mapping):
-        table = runtime.table()
-        for key, item in value.items():
-            table[key] = to_lua(runtime, item)
-        return table
-    if isinstance(value, list):
-        table = runtime.table()
-        for index, item in enumerate(value, start=1):
-            table[index] = to_lua(runtime, item)
-        return table
-    return value
-
 
 def health(obj: Mapping[str, Any], module: str = "lupa.lua51") -> tuple[str, str]:
-    runtime = importlib.import_module(module).LuaRuntime(unpack_returned_tuples=True)
-    runtime.globals().obj = to_lua(runtime, obj)
-    result = runtime.execute(SCRIPT)
+    # In Argo CD's sandbox: no string or math library (see argocd_lua).
+    result = run(SCRIPT, obj, module)
     return str(result["status"]), str(result["message"])
 
 
