@@ -17,8 +17,9 @@
 #   the tools through their standard config files (/etc/pip.conf and Go's env
 #   file), so the Dockerfiles carry nothing specific to this machine.
 #
-# Cached: base images, the wheelhouse and buildah's layer cache (--layers);
-# a warm run rebuilds only the layers whose inputs changed.
+# Cached: base images, the wheelhouse and buildah's layer cache (--layers) for
+# the operator image, of which a warm run rebuilds only the layers whose inputs
+# changed; the app images are small and built without the cache (see build()).
 #   BLUEGREEN_IMAGE_NO_PUSH=1   build only
 #   BLUEGREEN_IMAGE_NO_CACHE=1  ignore the layer cache (a cold build on warm bases)
 set -euo pipefail
@@ -57,6 +58,8 @@ PY
     "${py}" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "${dir}" \
       -r "${dir}/requirements.txt" -r "${REPO_ROOT}/app/requirements.txt" >&2
     touch "${dir}/.complete"
+    # Wheelhouses of earlier dependency lists are of no further use.
+    find "${OFFLINE}" -mindepth 1 -maxdepth 1 -name 'wheels-*' ! -path "${dir}" -exec rm -rf {} +
   fi
   echo "${dir}"
 }
