@@ -269,6 +269,10 @@ def test_a_deployment_squatting_the_candidates_name_stalls_the_release(
     stalled = rel.wait_condition("Stalled")
     assert stalled["reason"] == "DeploymentNotOwned", stalled
     after = k.json("get", "deployment", taken, "-n", namespace)
+    # Its controller keeps writing its status; what the operator could have written
+    # (spec, labels, owners) is as the other team left it.
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
-    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert after["metadata"].get("labels") == {"team": "billing"}
+    assert not after["metadata"].get("ownerReferences")
     assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "billing:1"
