@@ -79,7 +79,9 @@ def _transport_reason(err: BaseException) -> str:
         cause = err.os_error
         if cause.errno:
             return os.strerror(cause.errno).lower()
-        return one_line(cause.strerror or cause) or "connection failed"
+        if isinstance(cause, ConnectionResetError):
+            return "the connection was reset"
+        return one_line(cause.strerror or cause) or type(cause).__name__
     if isinstance(err, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the server closed the connection"
     return one_line(f"{type(err).__name__}: {err}") if str(err) else type(err).__name__

@@ -7,11 +7,14 @@ the status subresource, exactly where the operator writes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ import yaml
 from kubernetes import client
 
 from bluegreen.plugin import cli
+from bluegreen.plugin.client import RECONNECT_ATTEMPTS
 from bluegreen.plugin.resource import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
 from bluegreen.plugin.verdict import ExitCode
 from tests.integration.harness import wait_for
@@ -427,3 +431,138 @@ def test_rights_decide_what_the_tree_shows(
     assert "cannot show pods: forbidden: " in page
     assert "cannot show jobs: forbidden: " in page
     assert "cannot show deployments" not in page
+
+
+# --- the API server going away under a watch ----------------------------------------------
+
+
+class Proxy:
+    """A TCP relay in front of the API server that the test can cut and restore.
+
+    TLS passes through untouched: the server's certificate names 127.0.0.1, which is
+    where the relay listens too. While cut, it accepts and drops every connection and
+    counts them: the test knows the plugin tried again.
+    """
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.connections: list[socket.socket] = []
+        self.refused = 0
+        self.cutting = False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with self.lock:
+                if self.cutting:
+                    self.refused += 1
+                    client.close()
+                    continue
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.connections += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Break the open connections and drop new ones, as a dead API server would."""
+        with self.lock:
+            self.cutting = True
+            for sock in self.connections:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self.connections.clear()
+
+    def restore(self) -> None:
+        with self.lock:
+            self.cutting = False
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def proxied(cluster: Any, tmp_path: Path) -> Iterator[tuple[Proxy, Path]]:
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    entry = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    server = urllib.parse.urlsplit(entry["cluster"]["server"])
+    proxy = Proxy((server.hostname or "127.0.0.1", server.port or 443))
+    entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxied-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    yield proxy, path
+    proxy.close()
+
+
+def test_wait_rides_out_a_short_outage_of_the_api_server(
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    proxied: tuple[Proxy, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proxy, kubeconfig = proxied
+    write_status(objects, namespace, release, phase="Holding", conditions=[])
+    thread, result = _wait_in_thread(
+        kubeconfig, namespace, "status", release, "--wait", "--timeout", "90"
+    )
+    _until_rendered(capsys, "Holding")
+    proxy.cut()
+    # While the API server is unreachable the release completes; the plugin sees it
+    # once the server is back, within its reconnection attempts.
+    write_status(
+        objects, namespace, release, phase="Complete", conditions=[condition("Ready", "True")]
+    )
+    wait_for("the plugin to try again twice", lambda: proxy.refused >= 2, timeout=30)
+    assert thread.is_alive()
+    proxy.restore()
+    thread.join(timeout=60)
+    assert result == [ExitCode.OK]
+
+
+def test_wait_gives_up_with_one_line_when_the_api_server_stays_away(
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    release: str,
+    proxied: tuple[Proxy, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proxy, kubeconfig = proxied
+    write_status(objects, namespace, release, phase="Holding", conditions=[])
+    thread, result = _wait_in_thread(
+        kubeconfig, namespace, "status", release, "--wait", "--timeout", "120"
+    )
+    _until_rendered(capsys, "Holding")
+    started = time.monotonic()
+    proxy.cut()
+    thread.join(timeout=90)
+    assert result == [ExitCode.ERROR]
+    # The watch ends; one attempt at once, then five more backing off 0.5 s to 8 s:
+    # about 15 s, not the 120 s timeout.
+    assert time.monotonic() - started < 60
+    assert proxy.refused == 1 + RECONNECT_ATTEMPTS
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert f"cannot reach the API server at https://127.0.0.1:{proxy.port}: " in err
