@@ -122,7 +122,9 @@ fi
 manifest() { # version expected-body
   local version="$1" body="$2" check
   if ((real_node)); then
-    check="{name: home, http: {path: /, expectBody: \"${body}\"}}"
+    # Through the preview Service: kube-proxy may program the candidate's
+    # endpoints a few seconds after the pods are ready on a busy node.
+    check="{name: home, http: {path: /, expectBody: \"${body}\", attempts: 5}}"
   else
     check="{name: home, http: {url: \"${app_url[${version}]}\", path: /, expectBody: \"${body}\"}}"
   fi

@@ -335,8 +335,14 @@ def demo_release(name: str, version: str) -> dict[str, Any]:
             "previewService": {"name": f"{name}-preview"},
             "checks": {
                 "readiness": {"timeoutSeconds": 180},
-                # No URL: from its pod, the operator calls the preview Service.
-                "smoke": [{"name": "home", "http": {"path": "/", "expectBody": f"V{version[1:]}"}}],
+                # No URL: from its pod, the operator calls the preview Service,
+                # whose kube-proxy rules may lag the pods' readiness on a busy node.
+                "smoke": [
+                    {
+                        "name": "home",
+                        "http": {"path": "/", "expectBody": f"V{version[1:]}", "attempts": 5},
+                    }
+                ],
             },
             "hold": {"seconds": 3},
         },
