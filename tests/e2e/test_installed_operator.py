@@ -146,6 +146,9 @@ def installed(cluster: Cluster, real_node: RealNode, images: str) -> Iterator[In
     k = Kubectl(cluster.env)
     namespace = f"inst-e2e-{uuid.uuid4().hex[:8]}"
     k.run("create", "namespace", namespace)
+    # A shared cluster may hold the plain install of manifests/ already (the
+    # integration tests apply it; its pods are on KWOK nodes): put it back after.
+    found = k.json("get", "deployment", "bluegreen-operator", "-n", SYSTEM) is not None
     seconds = deploy(k, namespace)
     print(f"kubectl apply -k deploy/local/ -> operator Ready in {seconds:.1f}s")
     try:
@@ -161,7 +164,10 @@ def installed(cluster: Cluster, real_node: RealNode, images: str) -> Iterator[In
                 timeout=330,
                 check=False,
             )
-            k.run("delete", "deployment", "bluegreen-operator", "-n", SYSTEM, check=False)
+            if found:
+                k.run("apply", "-k", str(REPO / "manifests"), check=False)
+            else:
+                k.run("delete", "deployment", "bluegreen-operator", "-n", SYSTEM, check=False)
         k.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
