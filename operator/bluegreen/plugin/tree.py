@@ -312,12 +312,15 @@ def _conditions(tree: Tree, obj: Obj, now: datetime) -> None:
 
 
 def condition_style(kind: str, value: str) -> str:
-    """Stalled=True is the bad news, Reconciling=True news in motion; otherwise True is good."""
+    """Stalled=True is the bad news, InfrastructureDrifted=True a warning, Reconciling=True
+    news in motion; otherwise True is good and False a wait."""
     if value not in (ConditionStatus.TRUE, ConditionStatus.FALSE):
         return DIM
     true = value == ConditionStatus.TRUE
     if kind == ConditionType.STALLED:
         return BAD if true else DIM
+    if kind == ConditionType.INFRASTRUCTURE_DRIFTED:
+        return WAITING if true else DIM
     if kind == ConditionType.RECONCILING:
         return MOVING if true else DIM
     return GOOD if true else WAITING

@@ -9,7 +9,7 @@ from plugin_samples import NOW, deployment, holding, job, pod, with_status
 from rich.console import Console
 
 from bluegreen.plugin.client import View
-from bluegreen.plugin.tree import build_tree
+from bluegreen.plugin.tree import BAD, DIM, GOOD, MOVING, WAITING, build_tree, condition_style
 
 ESC = "\x1b["
 
@@ -159,3 +159,14 @@ def test_migration_hooks_hang_under_their_revision_with_their_job() -> None:
     assert "│   ├── ◌  hook  contract  postCleanup  Pending  -" in lines
     # The hook's Job is shown on the hook's line, not again as a loose Job.
     assert not any("Job  shop-5d8f9c2a1b-hook-migrate-1" in line for line in lines)
+
+
+def test_condition_styles() -> None:
+    assert condition_style("Stalled", "True") == BAD
+    assert condition_style("Stalled", "False") == DIM
+    assert condition_style("InfrastructureDrifted", "True") == WAITING
+    assert condition_style("InfrastructureDrifted", "False") == DIM
+    assert condition_style("Reconciling", "True") == MOVING
+    assert condition_style("Ready", "True") == GOOD
+    assert condition_style("Ready", "False") == WAITING
+    assert condition_style("Ready", "Unknown") == DIM
