@@ -78,6 +78,10 @@ class OperatorProcess:
             "kubernetes",
             "--drift-interval",
             "0",
+            # The overloaded cluster's EndpointSlice controller, not the operator, may
+            # take minutes to show a switch: the operator would rightly undo it.
+            "--switch-timeout",
+            "900",
             *flags,
         ]
         with log.open("ab") as out:
