@@ -28,6 +28,8 @@ class ConditionType(StrEnum):
     SERVING = "Serving"
     ISOLATED = "Isolated"
     """False when a Service other than the release's own selects its pods."""
+    DEGRADED = "Degraded"
+    """True when a hook after the switch failed: traffic was left as it was."""
 
 
 CONDITION_ORDER: Final = tuple(ConditionType)
@@ -45,6 +47,7 @@ class Reason(StrEnum):
     INVALID_SERVICE = "InvalidService"
     INVALID_INFRASTRUCTURE = "InvalidInfrastructure"
     INVALID_CHECK = "InvalidCheck"
+    INVALID_HOOK = "InvalidHook"
     INVALID_NAME = "InvalidName"
     # The world refuses what the release asks (Stalled until it changes).
     SERVICE_NOT_OWNED = "ServiceNotOwned"
@@ -96,3 +99,8 @@ class Reason(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     IN_SYNC = "InSync"
     CLEANUP_INCOMPLETE = "CleanupIncomplete"
+    # Migration hooks.
+    HOOK_FAILED = "HookFailed"
+    HOOKS_SUCCEEDED = "HooksSucceeded"
+    HOOK_STARTED = "HookStarted"
+    HOOK_SUCCEEDED = "HookSucceeded"

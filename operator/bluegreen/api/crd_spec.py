@@ -65,6 +65,7 @@ def spec_schema() -> Schema:
             ),
             "promotion": _field("promotion"),
             "hold": _field("hold"),
+            "hooks": _field("hooks"),
         },
         required=("template", "service"),
         rules=(

@@ -88,6 +88,28 @@ class MetricVerdict(StrEnum):
     INCONCLUSIVE = "Inconclusive"
 
 
+class HookPoint(StrEnum):
+    """When a migration hook runs (``spec.hooks``)."""
+
+    PRE_SWITCH = "preSwitch"
+    """Before the switch, after every smoke check passed: the expand step (only changes
+    the serving revision keeps working with)."""
+    POST_SWITCH = "postSwitch"
+    """After the switch is confirmed, while the previous revision is held."""
+    POST_CLEANUP = "postCleanup"
+    """After the previous revision is deleted at the end of a hold: the contract step.
+    Never after a rollback."""
+
+
+class HookPhase(StrEnum):
+    """``status.hooks[].phase``."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
 class Outcome(StrEnum):
     """``status.history[].outcome``: how a release ended."""
 

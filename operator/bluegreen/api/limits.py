@@ -48,6 +48,11 @@ HTTP_EXPECT_BODY_REGEX_MAX_CHARS: Final = 256
 HTTP_PATH_MAX_CHARS: Final = 1024
 HTTP_URL_MAX_CHARS: Final = 2048
 JOB_TIMEOUT_MIN, JOB_TIMEOUT_MAX = 1, 3600
+HOOK_TIMEOUT_MIN, HOOK_TIMEOUT_MAX = 1, 6 * 3600
+"""hooks[].timeoutSeconds: a migration may take longer than a check, never unbounded."""
+HOOK_RETRIES_MAX: Final = 10
+MAX_HOOKS: Final = 8
+"""Hooks per point (preSwitch, postSwitch, postCleanup)."""
 METRIC_QUERY_MAX_CHARS: Final = 2048
 """A PromQL query template; rendered, its variables add at most a few dozen characters."""
 METRIC_WINDOW_MIN, METRIC_WINDOW_MAX = 1, 24 * 3600

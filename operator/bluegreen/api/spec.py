@@ -22,6 +22,7 @@ from bluegreen.api.checks import (
     unique_check_names,
 )
 from bluegreen.api.enums import DeletionPolicy, ServiceType
+from bluegreen.api.hooks import Hook, HooksSpec
 from bluegreen.api.limits import (
     DNS_LABEL_MAX_CHARS,
     DNS_LABEL_PATTERN,
@@ -41,6 +42,8 @@ from bluegreen.api.v1alpha1 import ACTION_ANNOTATION
 __all__ = [
     "Check",
     "HoldSpec",
+    "Hook",
+    "HooksSpec",
     "HttpCheck",
     "InfrastructureSpec",
     "JobCheck",
@@ -217,6 +220,15 @@ class ReleaseSpec:
         metadata=doc(
             "After the switch the previous revision stays up, ready for an instant rollback, "
             "while hold checks run against the stable Service.",
+            default={},
+        ),
+    )
+    hooks: HooksSpec = field(
+        default_factory=HooksSpec,
+        metadata=doc(
+            "Migration Jobs run at named points of each release, once per revision: before "
+            "the switch (expand), after it, and after the previous revision is deleted "
+            "(contract).",
             default={},
         ),
     )

@@ -22,6 +22,7 @@ from bluegreen.api.status_parts import (
     CheckStatus,
     Condition,
     HistoryEntry,
+    HookStatus,
     Previous,
     drop_empty,
     plain_from_dict,
@@ -161,6 +162,9 @@ class ReleaseStatus:
     checks: tuple[CheckStatus, ...] = field(
         default=(), metadata=doc("The latest result of each check, per revision and stage.")
     )
+    hooks: tuple[HookStatus, ...] = field(
+        default=(), metadata=doc("Each migration hook of the live revisions, and its Job.")
+    )
     infrastructure: InfrastructureStatus = field(
         default_factory=InfrastructureStatus,
         metadata=doc("The state of the Terraform-managed infrastructure."),
@@ -211,23 +215,27 @@ class ReleaseStatus:
     )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "observedGeneration": self.observed_generation,
-            "phase": str(self.phase),
-            "revision": self.revision,
-            "message": self.message,
-            "active": self.active.to_dict() if self.active else None,
-            "preview": self.preview.to_dict() if self.preview else None,
-            "previous": self.previous.to_dict() if self.previous else None,
-            "checks": [c.to_dict() for c in self.checks],
-            "infrastructure": self.infrastructure.to_dict(),
-            "conditions": [c.to_dict() for c in self.conditions],
-            "history": [h.to_dict() for h in self.history],
-            "lastAction": self.last_action.to_dict() if self.last_action else None,
-            "approvedRevision": self.approved_revision or None,
-            "failedRevision": self.failed_revision or None,
-            "served": self.served,
-        } | ({"selector": self.selector} if self.selector else {})
+        return (
+            {
+                "observedGeneration": self.observed_generation,
+                "phase": str(self.phase),
+                "revision": self.revision,
+                "message": self.message,
+                "active": self.active.to_dict() if self.active else None,
+                "preview": self.preview.to_dict() if self.preview else None,
+                "previous": self.previous.to_dict() if self.previous else None,
+                "checks": [c.to_dict() for c in self.checks],
+                "infrastructure": self.infrastructure.to_dict(),
+                "conditions": [c.to_dict() for c in self.conditions],
+                "history": [h.to_dict() for h in self.history],
+                "lastAction": self.last_action.to_dict() if self.last_action else None,
+                "approvedRevision": self.approved_revision or None,
+                "failedRevision": self.failed_revision or None,
+                "served": self.served,
+            }
+            | ({"selector": self.selector} if self.selector else {})
+            | ({"hooks": [h.to_dict() for h in self.hooks]} if self.hooks else {})
+        )
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any] | None) -> ReleaseStatus:
@@ -248,6 +256,7 @@ class ReleaseStatus:
             preview=Candidate.from_dict(preview) if preview else None,
             previous=Previous.from_dict(previous) if previous else None,
             checks=tuple(CheckStatus.from_dict(c) for c in raw.get("checks") or ()),
+            hooks=tuple(HookStatus.from_dict(h) for h in raw.get("hooks") or ()),
             infrastructure=InfrastructureStatus.from_dict(raw.get("infrastructure") or {}),
             conditions=tuple(Condition.from_dict(c) for c in raw.get("conditions") or ()),
             history=tuple(HistoryEntry.from_dict(h) for h in raw.get("history") or ()),

@@ -12,7 +12,16 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Final, TypeVar
 
 from bluegreen.api.conditions import ConditionStatus
-from bluegreen.api.enums import CheckKind, CheckPhase, CheckStage, MetricVerdict, Outcome, one_of
+from bluegreen.api.enums import (
+    CheckKind,
+    CheckPhase,
+    CheckStage,
+    HookPhase,
+    HookPoint,
+    MetricVerdict,
+    Outcome,
+    one_of,
+)
 from bluegreen.api.limits import (
     CONDITION_MESSAGE_MAX_CHARS,
     CONDITION_REASON_MAX_CHARS,
@@ -183,6 +192,34 @@ class CheckStatus:
 
 
 _METRIC_ONLY: Final = ("value", "baseline", "verdict", "failures", "inconclusiveSince")
+
+
+@dataclass(frozen=True)
+class HookStatus:
+    """One hook of one revision: its Job and how it went."""
+
+    name: str = field(metadata=doc("The hook's name."))
+    point: str = field(metadata=doc(f"When it runs: {one_of(HookPoint)}."))
+    revision: str = field(metadata=doc("The revision it ran for."))
+    phase: str = field(metadata=doc(f"{one_of(HookPhase)}."))
+    previous_revision: str = field(
+        default="", metadata=doc("The revision before it, as the Job was told.")
+    )
+    job: str = field(default="", metadata=doc("The Job's name."))
+    attempt: int = field(
+        default=1,
+        metadata=doc("Attempts at the revision: a new attempt runs a failed hook again."),
+    )
+    message: str = field(default="", metadata=doc("The outcome, in words."))
+    started_at: str = field(default="", metadata=doc("When its Job was created (RFC 3339)."))
+    finished_at: str = field(default="", metadata=doc("When it finished (RFC 3339)."))
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain_to_dict(self, omit_empty=True)
+
+    @staticmethod
+    def from_dict(raw: Mapping[str, Any]) -> HookStatus:
+        return plain_from_dict(HookStatus, raw)
 
 
 @dataclass(frozen=True)

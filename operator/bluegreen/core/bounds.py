@@ -18,6 +18,7 @@ from bluegreen.core.status import (
     CheckStatus,
     Condition,
     HistoryEntry,
+    HookStatus,
     ReleaseStatus,
 )
 
@@ -26,6 +27,8 @@ MESSAGE_CHARS = 1024
 STATUS_BUDGET_BYTES = 60 * 1024
 """Below the 64 KiB promise, leaving room for fields added without a cap."""
 TRUNCATED = " ...[truncated]"
+HOOK_MEMORY = 24
+"""Hook lines kept of revisions no longer live: a few releases' worth."""
 CONDITION_LIMIT = 16
 """Nine condition types exist; anything beyond is junk written by hand."""
 _SHRINKING_CAPS = (MESSAGE_CHARS, 256, 64)
@@ -58,6 +61,7 @@ def bound_status(status: ReleaseStatus) -> ReleaseStatus:
     pruned = replace(
         status,
         checks=prune_checks(status),
+        hooks=prune_hooks(status),
         history=status.history[-HISTORY_LIMIT:],
         conditions=status.conditions[:CONDITION_LIMIT],
     )
@@ -72,10 +76,35 @@ def bound_status(status: ReleaseStatus) -> ReleaseStatus:
         replace(
             pruned,
             checks=tuple(c for c in pruned.checks if c.revision in in_flight),
+            hooks=tuple(
+                h
+                for h in pruned.hooks
+                if h.revision in in_flight or h.phase in ("Pending", "Running")
+            ),
             history=pruned.history[-_LAST_RESORT_HISTORY:],
         ),
         _LAST_RESORT_CAP,
     )
+
+
+def _live(status: ReleaseStatus) -> set[str]:
+    """Revisions whose records stay: active, previous, candidate, desired, failed."""
+    return {
+        status.revision,
+        status.failed_revision,
+        *(block.revision for block in (status.active, status.previous, status.preview) if block),
+    } - {""}
+
+
+def prune_hooks(status: ReleaseStatus) -> tuple[HookStatus, ...]:
+    """Hook lines of live revisions, and the latest ``HOOK_MEMORY`` of other revisions.
+
+    A revision asked for again later must not run a hook that succeeded for it,
+    nor reuse a failed attempt's Job name: the lines are that memory.
+    """
+    live = _live(status)
+    others = [h for h in status.hooks if h.revision not in live][-HOOK_MEMORY:]
+    return tuple(h for h in status.hooks if h.revision in live or h in others)
 
 
 def prune_checks(status: ReleaseStatus) -> tuple[CheckStatus, ...]:
@@ -119,6 +148,7 @@ def _truncate_text(status: ReleaseStatus, cap: int) -> ReleaseStatus:
         previous=status.previous
         and replace(status.previous, image=truncate(status.previous.image, cap)),
         checks=tuple(replace(c, message=truncate(c.message, cap)) for c in status.checks),
+        hooks=tuple(replace(h, message=truncate(h.message, cap)) for h in status.hooks),
         infrastructure=replace(
             status.infrastructure, message=truncate(status.infrastructure.message, cap)
         ),

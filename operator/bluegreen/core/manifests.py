@@ -9,16 +9,29 @@ from typing import Any
 from bluegreen.api.v1alpha1 import (
     API_VERSION,
     CHECK_REVISION_LABEL,
+    HOOK_ENV,
+    HOOK_LABEL,
+    HOOK_POINT_LABEL,
     KIND,
+    NAMESPACE_ENV,
+    PREVIOUS_REVISION_ENV,
+    RELEASE_ENV,
     REVISION_ENV,
     STAGE_ENV,
     TARGET_URL_ENV,
 )
 from bluegreen.core import names
 from bluegreen.core.context import ReleaseContext
-from bluegreen.core.spec import Check
+from bluegreen.core.spec import Check, Hook
 
-__all__ = ["API_VERSION", "KIND", "build_check_job", "build_deployment", "owner_reference"]
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "build_check_job",
+    "build_deployment",
+    "build_hook_job",
+    "owner_reference",
+]
 
 
 def owner_reference(ctx: ReleaseContext) -> dict[str, Any]:
@@ -98,6 +111,52 @@ def build_check_job(
         "kind": "Job",
         "metadata": {
             "name": names.job_name(ctx.name, revision, check.name, stage, run),
+            "namespace": ctx.namespace,
+            "labels": labels,
+            "ownerReferences": [owner_reference(ctx)],
+        },
+        "spec": job_spec,
+    }
+
+
+def build_hook_job(
+    ctx: ReleaseContext, hook: Hook, point: str, revision: str, previous: str, attempt: int
+) -> dict[str, Any]:
+    """The Job of one hook for one revision: the release, namespace, revisions and point
+    in its containers' environment, its deadline and retries from the hook."""
+    job_spec = copy.deepcopy(dict(hook.template))
+    job_spec["backoffLimit"] = hook.retries
+    # The Job fails by itself at its deadline, so a hung migration can't stall a release.
+    job_spec["activeDeadlineSeconds"] = hook.timeout_seconds
+    pod = dict(job_spec.get("template") or {})
+    pod_spec = dict(pod.get("spec") or {})
+    pod_spec.setdefault("restartPolicy", "Never")
+    env = [
+        {"name": RELEASE_ENV, "value": ctx.name},
+        {"name": NAMESPACE_ENV, "value": ctx.namespace},
+        {"name": REVISION_ENV, "value": revision},
+        {"name": PREVIOUS_REVISION_ENV, "value": previous},
+        {"name": HOOK_ENV, "value": point},
+    ]
+    pod_spec["containers"] = [
+        {**c, "env": [*(c.get("env") or []), *env]} for c in pod_spec.get("containers") or []
+    ]
+    labels = {
+        **names.revision_labels(ctx.name, revision),
+        HOOK_LABEL: hook.name,
+        HOOK_POINT_LABEL: point,
+    }
+    pod_meta = dict(pod.get("metadata") or {})
+    pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
+    # Hook pods must never match a Service selector: no revision label on pods.
+    pod_meta["labels"].pop(names.REVISION_LABEL, None)
+    pod_meta["labels"][CHECK_REVISION_LABEL] = revision
+    job_spec["template"] = {**pod, "metadata": pod_meta, "spec": pod_spec}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": names.hook_job_name(ctx.name, revision, point, hook.name, attempt),
             "namespace": ctx.namespace,
             "labels": labels,
             "ownerReferences": [owner_reference(ctx)],

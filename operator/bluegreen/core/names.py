@@ -78,6 +78,11 @@ def job_name(release: str, revision: str, check: str, stage: str, run: int) -> s
     return _bounded(f"{release}-{revision}-{stage}-{check}-{run}")
 
 
+def hook_job_name(release: str, revision: str, point: str, hook: str, attempt: int) -> str:
+    """One Job per hook, revision and attempt: found again by name after a restart."""
+    return _bounded(f"{release}-{revision}-{point.lower()}-{hook}-{attempt}")
+
+
 def release_labels(release: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, RELEASE_LABEL: release}
 

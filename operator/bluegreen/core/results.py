@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bluegreen.api.conditions import Reason
-from bluegreen.api.enums import CheckKind, EventType
+from bluegreen.api.enums import CheckKind, EventType, HookPhase, HookPoint
 from bluegreen.core import checks as chk
 from bluegreen.core import metric_checks as metric
 from bluegreen.core.actions import CreateJob, EmitEvent, RunHttpCheck, RunMetricCheck
@@ -195,7 +195,10 @@ def job_refused(
     status: ReleaseStatus, action: CreateJob, message: str, generation: int, now: datetime
 ) -> ReleaseStatus:
     """A check Job the API server refused: a smoke check makes the spec invalid, a hold
-    check fails its run (and the hold rolls back, as for any failed hold check)."""
+    check fails its run (and the hold rolls back, as for any failed hold check). A
+    hook's Job refused fails the hook, which the next decision acts on."""
+    if action.stage in set(HookPoint):
+        return _hook_refused(status, action, message, now)
     if action.stage == chk.SMOKE:
         return candidate_refused(
             status, action.revision, Reason.INVALID_CHECK, message, generation, now
@@ -212,6 +215,20 @@ def job_refused(
         run=action.run,
     )
     return replace(status, checks=chk.upsert(status.checks, entry))
+
+
+def _hook_refused(
+    status: ReleaseStatus, action: CreateJob, message: str, now: datetime
+) -> ReleaseStatus:
+    stamp = format_time(now)
+    lines = [
+        replace(h, phase=HookPhase.FAILED, message=message, finished_at=stamp)
+        if (h.point, h.name, h.revision, h.attempt)
+        == (action.stage, action.check, action.revision, action.run)
+        else h
+        for h in status.hooks
+    ]
+    return replace(status, hooks=tuple(lines))
 
 
 STEP_FAILED = Reason.RECONCILE_FAILED

@@ -38,6 +38,8 @@ from bluegreen.api.limits import RESERVED_VARIABLES as _RESERVED_VARIABLE_NAMES
 from bluegreen.api.spec import (
     Check,
     HoldSpec,
+    Hook,
+    HooksSpec,
     HttpCheck,
     InfrastructureSpec,
     JobCheck,
@@ -49,6 +51,7 @@ from bluegreen.api.spec import (
 from bluegreen.core.errors import SpecError
 from bluegreen.core.ownership import reserved_label_keys
 from bluegreen.core.spec_checks import parse_checks
+from bluegreen.core.spec_hooks import parse_hooks
 from bluegreen.core.spec_read import check_dns_label, read_int, read_mapping
 
 __all__ = [
@@ -73,6 +76,8 @@ __all__ = [
     "Check",
     "DeletionPolicy",
     "HoldSpec",
+    "Hook",
+    "HooksSpec",
     "HttpCheck",
     "InfrastructureSpec",
     "JobCheck",
@@ -156,6 +161,7 @@ def parse_spec(raw: Mapping[str, Any]) -> ReleaseSpec:
                 maximum=MAX_DAY_SECONDS,
             ),
         ),
+        hooks=parse_hooks(raw.get("hooks")),
     )
 
 

@@ -18,7 +18,7 @@ from bluegreen.api.status import (
     Previous,
     ReleaseStatus,
 )
-from bluegreen.api.status_parts import plain_from_dict, plain_to_dict
+from bluegreen.api.status_parts import HookStatus, plain_from_dict, plain_to_dict
 
 __all__ = [
     "HISTORY_LIMIT",
@@ -28,6 +28,7 @@ __all__ = [
     "CheckStatus",
     "Condition",
     "HistoryEntry",
+    "HookStatus",
     "InfrastructureStatus",
     "LastAction",
     "Phase",

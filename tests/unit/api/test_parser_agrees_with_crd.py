@@ -27,6 +27,7 @@ from bluegreen.core.status import (
     CheckStatus,
     Condition,
     HistoryEntry,
+    HookStatus,
     InfrastructureStatus,
     LastAction,
     Phase,
@@ -174,6 +175,15 @@ def metric_check(name: str) -> dict[str, Any]:
     }
 
 
+def hook(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "template": {"template": {"spec": {"containers": [{"name": "m", "image": "m:1"}]}}},
+        "timeoutSeconds": 900,
+        "retries": 3,
+    }
+
+
 def full_spec() -> dict[str, Any]:
     """A spec that sets every field the schema declares."""
     return {
@@ -197,6 +207,11 @@ def full_spec() -> dict[str, Any]:
             "seconds": 300,
             "checkIntervalSeconds": 10,
             "checks": [http_check("live"), job_check("soak"), metric_check("errors")],
+        },
+        "hooks": {
+            "preSwitch": [hook("expand")],
+            "postSwitch": [hook("warm")],
+            "postCleanup": [hook("contract")],
         },
     }
 
@@ -383,6 +398,7 @@ CEL_REFUSED = {
         for k in ("max", "min", "maxIncrease", "maxIncreasePercent")
     ],
     "metric-empty-query": lambda r: r["hold"]["checks"][2]["metric"].update(query=""),
+    "same-hook-names": lambda r: r["hooks"]["preSwitch"].append(hook("expand")),
     "same-check-names": lambda r: r["hold"]["checks"][1].update(name="live"),
     "path-without-slash": lambda r: r["checks"]["smoke"][0]["http"].update(path="healthz"),
     "preview-equals-service": lambda r: r["previewService"].update(name="shop"),
@@ -439,6 +455,20 @@ def full_status() -> ReleaseStatus:
                 verdict="Inconclusive",
                 failures=1,
                 inconclusive_since=stamp,
+            ),
+        ),
+        hooks=(
+            HookStatus(
+                "contract",
+                "postCleanup",
+                "5d8f9c2a1b",
+                "Failed",
+                previous_revision="91ab23cd45",
+                job="shop-5d8f9c2a1b-postcleanup-contract-1",
+                attempt=1,
+                message="job failed: BackoffLimitExceeded",
+                started_at=stamp,
+                finished_at=stamp,
             ),
         ),
         infrastructure=InfrastructureStatus(

@@ -50,7 +50,7 @@ def spec_for(image: str, auto: bool, jobs: bool) -> dict[str, Any]:
     smoke = [http_check("home"), metric_check("kpi", max=0.5)]
     smoke += [job_check("e2e")] if jobs else []
     errors = metric_check("errors", maxIncrease=0.1, consecutiveFailures=2)
-    return make_spec(
+    spec = make_spec(
         image,
         replicas=REPLICAS,
         hold=HOLD,
@@ -60,6 +60,16 @@ def spec_for(image: str, auto: bool, jobs: bool) -> dict[str, Any]:
         auto=auto,
         readiness_timeout=READINESS_TIMEOUT,
     )
+    spec["hooks"] = {point: [_hook(name)] for point, name in HOOKS}
+    return spec
+
+
+HOOKS = (("preSwitch", "expand"), ("postSwitch", "backfill"), ("postCleanup", "contract"))
+
+
+def _hook(name: str) -> dict[str, Any]:
+    pod = {"spec": {"containers": [{"name": "migrate", "image": "migrate:1"}]}}
+    return {"name": name, "template": {"template": pod}, "timeoutSeconds": 120}
 
 
 REVISIONS = [revision_of(spec_for(image, True, True)) for image in IMAGES]
@@ -151,7 +161,7 @@ ops = st.one_of(
     st.tuples(st.just("jobs")),
     st.tuples(
         st.just("fail"),
-        st.sampled_from(["smoke", "job", "hold", "stuck", "kpi", "errors"]),
+        st.sampled_from(["smoke", "job", "hold", "stuck", "kpi", "errors", "expand", "contract"]),
         revision_index,
     ),
     st.tuples(st.just("prometheus"), st.sampled_from(["unreachable", "rejected", None])),
@@ -189,7 +199,11 @@ rollout_ops = st.one_of(
     st.tuples(st.just("human"), st.just("promote"), st.just(True)),
     crash_op,
     crash_op,
-    st.tuples(st.just("fail"), st.sampled_from(["smoke", "job", "hold", "errors"]), revision_index),
+    st.tuples(
+        st.just("fail"),
+        st.sampled_from(["smoke", "job", "hold", "errors", "expand", "backfill", "contract"]),
+        revision_index,
+    ),
     st.tuples(st.just("heal"), revision_index),
     st.tuples(st.just("ready"), revision_index, st.integers(0, REPLICAS)),
     st.tuples(st.just("lag"), st.booleans()),
@@ -247,6 +261,7 @@ class Run:
             or w.job_outcomes.get(("e2e", revision)) is False
             or (("kpi", revision) in w.metric_values)
             or (("errors", revision) in w.metric_values)
+            or w.hook_outcomes.get(("expand", revision)) is False
             or w.prometheus_answer is not None
             or revision in w.ready_cap
         )
@@ -305,6 +320,8 @@ class Run:
             w.http_outcomes[("live", revision)] = False
         elif kind in ("kpi", "errors"):
             w.metric_values[(kind, revision)] = 1.0
+        elif kind in ("expand", "backfill", "contract"):
+            w.hook_outcomes[(kind, revision)] = False
         else:
             w.ready_cap[revision] = 0
             dep = w.deployments.get(revision)
@@ -321,7 +338,7 @@ class Run:
 
     def op_heal(self, index: int) -> None:
         w, revision = self.world, REVISIONS[index]
-        for table in (w.http_outcomes, w.job_outcomes, w.metric_values):
+        for table in (w.http_outcomes, w.job_outcomes, w.metric_values, w.hook_outcomes):
             for key in [k for k in table if k[1] == revision]:
                 del table[key]
         w.ready_cap.pop(revision, None)
@@ -373,6 +390,7 @@ class Run:
         w.http_outcomes.clear()
         w.job_outcomes.clear()
         w.metric_values.clear()
+        w.hook_outcomes.clear()
         w.prometheus_answer = None
         w.endpoints_lag = False
         w.infra_failure = None
@@ -394,8 +412,10 @@ class Run:
 
     def finished(self) -> bool:
         status = self.status
+        collected = {j.revision for j in self.world.jobs.values()} <= {self.desired}
         if status.phase == Phase.COMPLETE and is_ready(status) and status.previous is None:
-            return True
+            # A hook Job is collected a decision after its result was recorded.
+            return collected
         return (
             status.phase in (Phase.FAILED, Phase.ROLLED_BACK)
             and is_stalled(status)

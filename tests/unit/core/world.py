@@ -27,6 +27,13 @@ from urllib.parse import urlsplit
 from bluegreen.adapters.http_checks import HttpCheckOutcome
 from bluegreen.adapters.infrastructure import InfrastructureError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.v1alpha1 import (
+    HOOK_LABEL,
+    HOOK_POINT_LABEL,
+    PREVIOUS_REVISION_ENV,
+    RELEASE_ENV,
+    REVISION_ENV,
+)
 from bluegreen.core import checks as chk
 from bluegreen.core import names
 from bluegreen.core.actions import (
@@ -224,6 +231,8 @@ class FakeJob:
     target_url: str
     state: str = "running"  # running | succeeded | failed
     message: str = ""
+    hook: bool = False
+    """A migration hook's Job: ``check`` is the hook's name, ``stage`` its point."""
 
 
 @dataclass
@@ -288,6 +297,12 @@ class World:
     # what the world remembers for the invariants
     smoke_passed: dict[str, set[str]] = field(default_factory=dict)
     """revision -> smoke checks that passed against pods of that revision."""
+    hook_outcomes: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(hook name, revision) -> its Job succeeds; missing means it succeeds."""
+    hooks_succeeded: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """(point, revision) -> hooks whose Job succeeded."""
+    hook_jobs: list[tuple[str, str, str]] = field(default_factory=list)
+    """(point, hook, revision) of every hook Job created, in order."""
     ever_served: bool = False
     _endpoints: dict[str, int] = field(default_factory=dict)
     _last_spec: str | None = None
@@ -376,6 +391,14 @@ class World:
     def finish_jobs(self) -> None:
         for job in self.jobs.values():
             if job.state != "running":
+                continue
+            if job.hook:
+                ok = self.hook_outcomes.get((job.check, job.revision), True)
+                job.state = "succeeded" if ok else "failed"
+                job.message = "" if ok else "BackoffLimitExceeded"
+                if ok:
+                    done = self.hooks_succeeded.setdefault((job.stage, job.revision), set())
+                    done.add(job.check)
                 continue
             reached = self.resolve(job.target_url)
             ok = reached is not None and self.job_outcomes.get((job.check, reached), True)
@@ -652,12 +675,41 @@ class World:
             return
         container = manifest["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e["value"] for e in container["env"]}
+        labels = manifest["metadata"]["labels"]
+        if HOOK_LABEL in labels:
+            self._create_hook_job(name, labels, env)
+            return
         self.jobs[name] = FakeJob(
             name=name,
             revision=manifest["metadata"]["labels"][names.REVISION_LABEL],
             check=manifest["metadata"]["labels"][names.CHECK_LABEL],
             stage=env["BLUEGREEN_STAGE"],
             target_url=env["BLUEGREEN_TARGET_URL"],
+        )
+
+    def _create_hook_job(
+        self, name: str, labels: Mapping[str, str], env: Mapping[str, str]
+    ) -> None:
+        """A hook's Job, checked against the hooks' invariants as it is created."""
+        point, hook = labels[HOOK_POINT_LABEL], labels[HOOK_LABEL]
+        revision = labels[names.REVISION_LABEL]
+        if hook in self.hooks_succeeded.get((point, revision), set()):
+            self.violations.append(f"{point} hook {hook} of {revision} ran again after success")
+        if env[REVISION_ENV] != revision or env[RELEASE_ENV] != self.name:
+            self.violations.append(f"hook Job {name} told the wrong release or revision")
+        previous = env[PREVIOUS_REVISION_ENV]
+        if point == "postCleanup":
+            held = self.deployments.get(previous)
+            if held is not None and not held.deleting:
+                self.violations.append(f"contract hook {hook} ran while {previous} still exists")
+            if self.stable_revision() != revision:
+                self.violations.append(
+                    f"contract hook {hook} of {revision} ran while the stable Service "
+                    f"selects {self.stable_revision()}"
+                )
+        self.hook_jobs.append((point, hook, revision))
+        self.jobs[name] = FakeJob(
+            name=name, revision=revision, check=hook, stage=point, target_url="", hook=True
         )
 
     # ------------------------------------------------------------ invariants
@@ -686,6 +738,12 @@ class World:
             )
         if dep.served:
             return  # switching back to a revision that served before (a rollback)
+        expanded = self.hooks_succeeded.get(("preSwitch", action.revision), set())
+        unexpanded = {h.name for h in spec.hooks.pre_switch} - expanded
+        if unexpanded:
+            self.violations.append(
+                f"stable switched to {action.revision} before preSwitch hooks {sorted(unexpanded)}"
+            )
         missing = {c.name for c in spec.smoke_checks} - self.smoke_passed.get(
             action.revision, set()
         )

@@ -10,11 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from bluegreen.api.conditions import Reason
+from bluegreen.api.enums import HookPoint
 from bluegreen.core import checks as chk
 from bluegreen.core import names
 from bluegreen.core.actions import CreateDeployment
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
-from bluegreen.core.decide import record
+from bluegreen.core.decide import hook_lifecycle, hooks, record
 from bluegreen.core.decide.checks import first_failure, run_checks
 from bluegreen.core.decide.cleanup import delete_unselected
 from bluegreen.core.decide.selectors import point_preview
@@ -109,6 +110,18 @@ def _verify_and_gate(view: ReleaseView, draft: Draft, deployment: DeploymentStat
         draft.set(phase=Phase.AWAITING_PROMOTION, message="awaiting promotion")
         draft.progress = ("AwaitingPromotion", f"approve revision {view.desired}")
         return
+    # Expand: the migration the new revision needs, compatible with the serving one.
+    active = draft.status.active
+    previous = active.revision if active else ""
+    expanded = hooks.run_hooks(view, draft, HookPoint.PRE_SWITCH, view.desired, previous)
+    if expanded == hooks.FAILED:
+        why = hooks.failure(draft, (HookPoint.PRE_SWITCH,), view.desired)
+        fail_candidate(view, draft, Reason.HOOK_FAILED, why)
+        return
+    if expanded != hooks.SUCCEEDED:
+        draft.set(phase=Phase.VERIFYING, message="running preSwitch hooks")
+        draft.progress = ("Verifying", "running preSwitch hooks")
+        return
     switch(view, draft, deployment.fully_ready)
 
 
@@ -142,6 +155,7 @@ def _start(view: ReleaseView, draft: Draft) -> Candidate:
             view, draft, ConditionType.TRAFFIC_SWITCHED, FALSE, "Pending", "candidate in flight"
         )
     approved = draft.status.approved_revision
+    hook_lifecycle.fresh_attempt(draft, view.desired)
     draft.set(
         checks=_fresh_checks(view, draft),
         preview=candidate,

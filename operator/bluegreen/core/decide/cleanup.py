@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bluegreen.core import checks as chk
 from bluegreen.core.actions import DeleteDeployment, DeleteJobs
+from bluegreen.core.decide import hook_lifecycle
 from bluegreen.core.decide.view import ReleaseView
 from bluegreen.core.decision import Draft
 
@@ -53,6 +54,9 @@ def delete_strays(view: ReleaseView, draft: Draft, records_of: str = "") -> None
         if revision not in keep and not deployment.deleting:
             delete_unselected(view, draft, revision, deployment.name)
     keep_records = keep | ({records_of} if records_of else set())
-    if any(job.revision not in keep_records for job in view.observed.jobs.values()):
-        draft.act(DeleteJobs(frozenset(keep_records)))
+    # A hook's Job is never deleted before its result is read: a migration whose
+    # outcome is unknown would run again if its revision came back.
+    unread = hook_lifecycle.read_unfollowed(view, draft, keep_records)
+    if any(job.revision not in keep_records | unread for job in view.observed.jobs.values()):
+        draft.act(DeleteJobs(frozenset(keep_records | unread)))
     draft.set(checks=chk.keep_revisions(draft.status.checks, keep_records))

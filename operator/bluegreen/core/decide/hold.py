@@ -6,8 +6,10 @@ at once. When the hold ends the previous Deployment is collected.
 
 from __future__ import annotations
 
+from bluegreen.api.enums import HookPoint
 from bluegreen.core import checks as chk
 from bluegreen.core.actions import DeleteDeployment
+from bluegreen.core.decide import hook_lifecycle, hooks
 from bluegreen.core.decide.checks import run_checks
 from bluegreen.core.decide.rollback import rollback
 from bluegreen.core.decide.view import ReleaseView
@@ -42,6 +44,10 @@ def hold(view: ReleaseView, draft: Draft) -> bool:
         if verdict == chk.FAILED:
             rollback(view, draft, _HOLD_CHECK_FAILED, _failed_check(draft, view.desired))
             return True
+        after: str = hooks.SUCCEEDED
+        if not previous.draining:
+            point = HookPoint.POST_SWITCH
+            after = hooks.run_hooks(view, draft, point, view.desired, previous.revision)
         if view.now < delete_after:
             # The deadline, not a countdown: a message that changes with time would
             # cost a status write on every wake-up of the hold.
@@ -53,10 +59,18 @@ def hold(view: ReleaseView, draft: Draft) -> bool:
             return True
         if verdict != chk.PASSED:
             return True  # a last hold check is still running
+        if after == hooks.RUNNING:
+            return True  # postSwitch hooks keep the previous revision until they finish
     if view.now < delete_after:
         draft.wake_in(view.seconds_until(delete_after))
         return True
-    return not collect_previous(view, draft)
+    forward = draft.status.phase == Phase.HOLDING and not previous.draining
+    if not collect_previous(view, draft):
+        return True
+    if forward:
+        # Contract: only after a hold that ended with the new revision serving.
+        hook_lifecycle.begin_contract(view, draft, view.desired, previous.revision)
+    return False
 
 
 def hold_beside_candidate(view: ReleaseView, draft: Draft) -> bool:

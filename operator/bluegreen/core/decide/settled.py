@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
-from bluegreen.core.decide import record
+from bluegreen.core.decide import hook_lifecycle, record
 from bluegreen.core.decide.candidate import (
     FAILURE_CONDITIONS,
     drop_failed_candidate,
@@ -59,10 +59,13 @@ def desired_is_active(view: ReleaseView, draft: Draft) -> None:
     # crash) go as soon as nothing routes to them, also during a hold.
     delete_strays(view, draft)
     if draft.status.previous and hold(view, draft):
+        hook_lifecycle.record_degraded(view, draft, active.revision)
         return
     # Also after a rollback: the spec now asks for the revision that serves.
     draft.set(phase=Phase.COMPLETE, message=f"revision {active.revision} serves")
     delete_strays(view, draft)
+    hook_lifecycle.continue_contract(view, draft, active.revision)
+    hook_lifecycle.record_degraded(view, draft, active.revision)
 
 
 def desired_has_failed(view: ReleaseView, draft: Draft) -> None:
