@@ -89,12 +89,25 @@ class Installed:
     apply_to_ready_s: float
 
 
+def registry_up() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def images(real_node: RealNode) -> str:
-    """``make image``: the operator and demo app images, in the local registry."""
+def images(real_node: RealNode) -> Iterator[str]:
+    """``make image``: the operator and demo app images, in the local registry.
+
+    A registry this fixture started is stopped after the module (its images
+    stay cached), as the session stops a cluster it started.
+    """
     mode = os.environ.get("BLUEGREEN_IMAGE_TESTS")
     if mode == "registry":
-        return project_version()  # as `make image` left them; hack/deploy-local.sh checks
+        yield project_version()  # as `make image` left them; hack/deploy-local.sh checks
+        return
     if mode != "1":
         pytest.skip(
             "set BLUEGREEN_IMAGE_TESTS=1 to build the images with buildah (make image: about "
@@ -103,17 +116,24 @@ def images(real_node: RealNode) -> str:
         )
     if os.geteuid() != 0:
         pytest.skip("building the base images needs root (debootstrap)")
-    built = subprocess.run(
-        [str(HACK / "images" / "build-images.sh")],
-        capture_output=True,
-        text=True,
-        timeout=IMAGE_BUILD_TIMEOUT_S,
-        check=False,
-    )
-    if built.returncode != 0:
-        pytest.fail(f"hack/images/build-images.sh failed:\n{built.stderr[-4000:]}")
-    print("\n".join(line for line in built.stderr.splitlines() if line.startswith("[images]")))
-    return project_version()
+    started_registry = not registry_up()
+    try:
+        built = subprocess.run(
+            [str(HACK / "images" / "build-images.sh")],
+            capture_output=True,
+            text=True,
+            timeout=IMAGE_BUILD_TIMEOUT_S,
+            check=False,
+        )
+        if built.returncode != 0:
+            pytest.fail(f"hack/images/build-images.sh failed:\n{built.stderr[-4000:]}")
+        print("\n".join(ln for ln in built.stderr.splitlines() if ln.startswith("[images]")))
+        yield project_version()
+    finally:
+        if started_registry and os.environ.get("BLUEGREEN_KEEP_CLUSTER") != "1":
+            subprocess.run(
+                [str(HACK / "registry" / "registry-down.sh")], capture_output=True, check=False
+            )
 
 
 def deploy(k: Kubectl, namespace: str, tag: str | None = None) -> float:
