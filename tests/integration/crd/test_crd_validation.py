@@ -73,6 +73,12 @@ def http_check(name: str, **http: Any) -> dict[str, Any]:
     return {"name": name, "http": {"path": "/", **http}}
 
 
+HOOK: dict[str, Any] = {
+    "name": "expand",
+    "template": {"template": {"spec": {"containers": [{"name": "m", "image": "m:1"}]}}},
+}
+
+
 def job_check(name: str) -> dict[str, Any]:
     pod = {"spec": {"containers": [{"name": "t", "image": "curl:1"}]}}
     return {"name": name, "job": {"template": {"template": pod}}}
@@ -193,7 +199,33 @@ def test_a_release_that_sets_everything_is_stored_as_sent(
             ],
         },
         "promotion": {"auto": False, "approvedRevision": "5d8f9c2a1b"},
-        "hold": {"seconds": MAX_HOLD_SECONDS, "checkIntervalSeconds": 10, "checks": []},
+        "hold": {
+            "seconds": MAX_HOLD_SECONDS,
+            "checkIntervalSeconds": 10,
+            "checks": [
+                {
+                    "name": "errors",
+                    "metric": {
+                        "query": 'sum(rate(x{revision="{{revision}}"}[{{window}}]))',
+                        "windowSeconds": 30,
+                        "max": 0.05,
+                        "min": 0,
+                        "maxIncrease": 0.01,
+                        "maxIncreasePercent": 20.5,
+                        "consecutiveFailures": 2,
+                        "intervalSeconds": 5,
+                        "onInconclusive": "Pass",
+                        "inconclusiveTimeoutSeconds": 60,
+                        "timeoutSeconds": 5,
+                    },
+                }
+            ],
+        },
+        "hooks": {
+            "preSwitch": [{**HOOK, "timeoutSeconds": 900, "retries": 1}],
+            "postSwitch": [],
+            "postCleanup": [{**HOOK, "name": "contract", "timeoutSeconds": 60, "retries": 0}],
+        },
     }
     stored = create(objects, release_ns, release("full", **spec))["spec"]
     assert stored == spec
@@ -276,12 +308,30 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "check-with-http-and-job",
         _set("checks.smoke", [{**http_check("home"), "job": job_check("x")["job"]}]),
-        "spec.checks.smoke[0]: Invalid value: set exactly one of http or job",
+        "spec.checks.smoke[0]: Invalid value: set exactly one of http, job or metric",
     ),
     (
         "check-with-neither-http-nor-job",
         _set("hold.checks", [{"name": "live"}]),
-        "spec.hold.checks[0]: Invalid value: set exactly one of http or job",
+        "spec.hold.checks[0]: Invalid value: set exactly one of http, job or metric",
+    ),
+    (
+        "metric-check-without-condition",
+        _set("hold.checks", [{"name": "errors", "metric": {"query": "up"}}]),
+        "spec.hold.checks[0].metric: Invalid value: metric needs a condition",
+    ),
+    (
+        "metric-check-bad-policy",
+        _set(
+            "hold.checks",
+            [{"name": "errors", "metric": {"query": "up", "max": 1, "onInconclusive": "Maybe"}}],
+        ),
+        'spec.hold.checks[0].metric.onInconclusive: Unsupported value: "Maybe"',
+    ),
+    (
+        "hooks-with-the-same-name",
+        _set("hooks", {"preSwitch": [HOOK, HOOK]}),
+        "hook names must be unique within spec.hooks.preSwitch",
     ),
     (
         "bad-service-type",
