@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from bluegreen.api.enums import Phase
+from bluegreen.api.enums import Outcome, Phase
 
 PHASES = tuple(Phase)
 """Every phase gets a series, 0 or 1, so a query never sees one vanish mid-release."""
+OUTCOMES = tuple(Outcome)
 
 
 class Metrics:
@@ -97,6 +100,11 @@ class Metrics:
     def set_phase(self, namespace: str, release: str, phase: str) -> None:
         for candidate in PHASES:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
+        # Counters a release will move start at 0 in the first scrape that sees the
+        # release: created at 1, their first increment is invisible to increase().
+        for outcome in OUTCOMES:
+            self.releases.labels(namespace, release, outcome)
+        self.switches.labels(namespace, release)
 
     def set_deadline(self, namespace: str, release: str, phase: str, when: float | None) -> None:
         """One series per release at most: the deadline of the phase it is in now."""
@@ -115,6 +123,11 @@ class Metrics:
                 self.phase.remove(namespace, release, candidate)
             except KeyError:
                 continue
+        for outcome in OUTCOMES:
+            with contextlib.suppress(KeyError):
+                self.releases.remove(namespace, release, outcome)
+        with contextlib.suppress(KeyError):
+            self.switches.remove(namespace, release)
         self.set_deadline(namespace, release, "", None)
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:

@@ -1,0 +1,161 @@
+"""manifests/monitoring/ against the real thing: a Prometheus (Debian's binary, started
+here) scrapes the real operator while it runs real releases, loads rules.yaml, and
+answers every query of the Grafana dashboard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.harness import App, Kubectl, Operator, Release, free_port, release, wait_for
+
+REPO = Path(__file__).resolve().parents[3]
+MONITORING = REPO / "manifests" / "monitoring"
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__range": "1h",
+    "$namespace": ".*",
+    "$release": ".*",
+}
+NAME = "shop"
+
+
+class Prometheus:
+    def __init__(self, tmp: Path, target: str) -> None:
+        binary = shutil.which("prometheus")
+        assert binary, "prometheus not found: install Debian's prometheus package"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(MONITORING / "rules.yaml")],
+            "scrape_configs": [
+                {"job_name": "bluegreen-operator", "static_configs": [{"targets": [target]}]}
+            ],
+        }
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.log = (tmp / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=self.log,
+        )
+
+    def get(self, path: str, **params: str) -> Any:
+        query = urllib.parse.urlencode(params)
+        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        answer = self.get("/api/v1/query", query=expr)
+        assert answer["status"] == "success", answer
+        return list(answer["data"]["result"])
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture
+def prometheus(operator: Operator, tmp_path: Path) -> Iterator[Prometheus]:
+    server = Prometheus(tmp_path, f"127.0.0.1:{operator.metrics_port}")
+    try:
+        wait_for("Prometheus ready", server.ready, timeout=60)
+        # Targets reach the scrape loop a few seconds after start: scrape before the
+        # release, so its counters are seen from their first value.
+        wait_for(
+            "the first scrape of the operator",
+            lambda: server.query('up{job="bluegreen-operator"} == 1'),
+            timeout=60,
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+def dashboard_queries() -> dict[str, str]:
+    board = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    found = {}
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            found[f"{panel['title']} {target['refId']}"] = expr
+    return found
+
+
+def test_dashboard_and_alerts_on_a_real_operator(
+    k: Kubectl,
+    namespace: str,
+    operator: Operator,
+    apps: dict[str, App],
+    prometheus: Prometheus,
+) -> None:
+    rel = Release(k, namespace, NAME)
+    rel.apply(release(NAME, "v1", apps["v1"].url, "V1", replicas=1, hold=1))
+    rel.wait_condition("Ready", timeout=90)
+    rel.apply(release(NAME, "v2", apps["v2"].url, "never in the body", replicas=1, hold=1))
+    rel.wait_condition("Stalled", timeout=90)
+
+    mine = f'namespace="{namespace}", release="{NAME}"'
+    wait_for(
+        "Prometheus to scrape the failure",
+        lambda: prometheus.query(f'bluegreen_release_phase{{{mine}, phase="Failed"}} == 1'),
+        timeout=60,
+    )
+    # Every panel's query runs; the ones about releases see this one.
+    answers = {title: prometheus.query(expr) for title, expr in dashboard_queries().items()}
+    assert answers["Failed A"][0]["value"][1] == "1"
+    phases = [r["metric"] for r in answers["Phase of each release A"]]
+    assert {"namespace": namespace, "release": NAME, "phase": "Failed"} in phases
+    outcomes = {r["metric"].get("outcome") for r in answers["Finished releases by outcome A"]}
+    assert "Promoted" in outcomes
+    assert answers["Replicas: up and leading A"][0]["value"][1] == "1"
+    assert answers["Checks by stage and result A"], "no check results"
+
+    # The rules loaded into a real Prometheus, and the failure alert is on its way
+    # (pending for its minute, then firing) for this release.
+    def alert_state() -> str:
+        groups = prometheus.get("/api/v1/rules")["data"]["groups"]
+        for group in groups:
+            for rule in group["rules"]:
+                if rule["name"] != "BlueGreenReleaseFailed":
+                    continue
+                for alert in rule.get("alerts", []):
+                    if alert["labels"].get("namespace") == namespace:
+                        return str(alert["state"])
+        return ""
+
+    assert wait_for("BlueGreenReleaseFailed for this release", alert_state, timeout=30) in (
+        "pending",
+        "firing",
+    )
+    health = {
+        rule["name"]: rule["health"]
+        for group in prometheus.get("/api/v1/rules")["data"]["groups"]
+        for rule in group["rules"]
+    }
+    assert set(health.values()) == {"ok"}, health
