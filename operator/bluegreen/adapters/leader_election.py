@@ -98,6 +98,8 @@ class LeaderElector:
         self.on_change = on_change
         self.observation: Observation | None = None
         self.lease: dict[str, Any] | None = None
+        self.list_refused = False
+        """Set once RBAC refused listing the election's Leases (unsharded installs only)."""
 
     async def run(
         self,
@@ -176,10 +178,20 @@ class LeaderElector:
 
     async def _group(self) -> dict[str, dict[str, Any]]:
         """Every Lease of this election, by name: the shards' and an unsharded one."""
-        listed = await self.rest.list_items(
-            f"{LEASE_API}/namespaces/{self.namespace}/leases",
-            f"{LEASE_GROUP_LABEL}={self.group}",
-        )
+        listed: list[dict[str, Any]] = []
+        try:
+            if not self.list_refused:
+                listed = await self.rest.list_items(
+                    f"{LEASE_API}/namespaces/{self.namespace}/leases",
+                    f"{LEASE_GROUP_LABEL}={self.group}",
+                )
+        except KubeError as err:
+            # An install that grants only its own Lease by name (no list): enough for
+            # one replica group, which has no other shard to agree with. Shards must
+            # see each other: there the refusal stands, and nobody acts.
+            if err.status != 403 or self.shards > 1:
+                raise
+            self.list_refused = True
         found = {str(lease["metadata"]["name"]): lease for lease in listed}
         if self.name not in found or (self.shards > 1 and self.group not in found):
             # Not labelled (yet): an unsharded leader of an earlier version, or our own
