@@ -634,12 +634,12 @@ def _check_fields(b: Builder) -> None:
     )
     b.case(
         "check-http-and-job",
-        Refused("set exactly one of http or job"),
+        Refused("set exactly one of http, job or metric"),
         put("checks.smoke", [{**http("home", b.targets.ok), "job": {"template": {}}}]),
     )
     b.case(
         "check-neither",
-        Refused("set exactly one of http or job"),
+        Refused("set exactly one of http, job or metric"),
         put("checks.smoke", [{"name": "home"}]),
     )
     b.case(
