@@ -29,8 +29,7 @@ from kubernetes import client
 from tests.integration.harness import REPO, Kubectl, free_port, wait_for
 
 from bench.cluster import GROUP, PLURAL, VERSION, Recorder, Sampler, cluster_pids, rss_kib
-from bench.compare.audit import _events as events_between
-from bench.compare.audit import _resource as resource_of
+from bench.compare.audit import events_between, resource_of
 from bench.compare.common import CompareNodes, pod_template
 from bench.latency import Change, analyse, release_body
 from bench.memory import _ready_times, _wait_all

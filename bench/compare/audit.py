@@ -156,3 +156,9 @@ def _resource(event: dict[str, Any]) -> str:
         return "nonResource:" + str(event.get("requestURI", "")).split("?", 1)[0]
     sub = ref.get("subresource")
     return f"{resource}/{sub}" if sub else resource
+
+
+events_between = _events
+"""The audit events of ``prefix``'s clients received in [since, until), each once."""
+resource_of = _resource
+"""``resource[/subresource]`` of an audit event, or ``nonResource:<path>``."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bench.compare.audit import _events as audit_events
+from bench.compare.audit import events_between as audit_events
 
 from bluegreen.core.sharding import shard_of
 from tests.conftest import Cluster
