@@ -5,6 +5,8 @@
 # bases assembled locally, pushed to a local registry).
 # prometheus: the tests' own Prometheus (static targets); the local cluster's
 # needs Kubernetes discovery, which Debian leaves out (hack/build-prometheus.sh).
+# chromium: the browser test of `kubectl bluegreen dashboard` (Playwright drives
+# this system browser; it never downloads one of its own).
 # Go >= 1.26 must already be on PATH: it builds the local cluster.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -13,7 +15,7 @@ need=()
 for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
   python3:python3 git:git shellcheck:shellcheck \
   buildah:buildah docker-registry:docker-registry debootstrap:debootstrap \
-  prometheus:prometheus; do
+  prometheus:prometheus chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

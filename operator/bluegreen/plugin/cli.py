@@ -17,6 +17,7 @@ from typing import Final, NoReturn
 from bluegreen.plugin import actions, completion
 from bluegreen.plugin.commands import run_connected
 from bluegreen.plugin.console import Console
+from bluegreen.plugin.dashboard.address import DEFAULT_ADDRESS, DEFAULT_PORT, loopback_address
 from bluegreen.plugin.kube import DEFAULT_REQUEST_TIMEOUT, PluginError, one_line
 from bluegreen.plugin.verdict import ExitCode
 
@@ -54,6 +55,23 @@ def _request_timeout(value: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError("the request timeout must be longer than 0 seconds")
     return seconds
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("a port is between 0 and 65535")
+    return port
+
+
+def _loopback(value: str) -> str:
+    try:
+        return loopback_address(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -133,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     extend.add_argument("name")
     extend.add_argument("seconds", type=_positive_seconds, help="seconds, or 90s, 10m, 1h")
     command("history", "list past releases").add_argument("name")
+
+    board = command(
+        "dashboard", "serve a read-only web page of the releases, updated live, on this machine"
+    )
+    board.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="releases of every namespace"
+    )
+    board.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0: any free port, printed)",
+    )
+    board.add_argument(
+        "--address",
+        type=_loopback,
+        default=DEFAULT_ADDRESS,
+        help=f"loopback address to listen on (default {DEFAULT_ADDRESS}; no other is accepted)",
+    )
 
     version = command("version", "the plugin's version, and the server's")
     version.add_argument(

@@ -34,6 +34,11 @@ async def run_connected(args: argparse.Namespace, console: Console) -> ExitCode:
         return ExitCode.OK
     api = await connect(args.kubeconfig, args.context, args.request_timeout)
     try:
+        if args.command == "dashboard":
+            # Only this command needs aiohttp's server side: the others start without it.
+            from bluegreen.plugin.dashboard.serve import serve
+
+            return await serve(api, args, console)
         return await run(args, KubeReleaseClient(api), console)
     finally:
         await api.close()

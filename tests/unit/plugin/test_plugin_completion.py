@@ -36,8 +36,8 @@ def complete(*words: str) -> tuple[list[str], int]:
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        ([""], ["abort", "completion", "extend-hold", "history", "list", "ls", "promote",
-                "rollback", "status", "version"]),
+        ([""], ["abort", "completion", "dashboard", "extend-hold", "history", "list", "ls",
+                "promote", "rollback", "status", "version"]),
         (["st"], ["status"]),
         (["-n", "shop", "p"], ["promote"]),
         (["status", "sh"], ["shop", "shipping"]),
