@@ -65,6 +65,35 @@ class CheckKind(StrEnum):
     METRIC = "metric"
 
 
+class CheckResult(StrEnum):
+    """The ``result`` label of ``bluegreen_checks_total``: how one run of a check ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+    """A metric check's evaluation without an answer (no data, no Prometheus)."""
+
+
+class RunResult(StrEnum):
+    """The ``result`` label of the reconcile and Terraform series: how a run ended.
+
+    ``failed`` is the same word as in ``CheckResult``: one value means one thing
+    across every series.
+    """
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class InfrastructureOperation(StrEnum):
+    """The ``operation`` label of the Terraform series."""
+
+    APPLY = "apply"
+    PLAN = "plan"
+    """The drift check: a plan that changes nothing."""
+    DESTROY = "destroy"
+
+
 class InconclusivePolicy(StrEnum):
     """``metric.onInconclusive``: what an evaluation without an answer counts as.
 

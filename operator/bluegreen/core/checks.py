@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bluegreen.api.enums import CheckPhase, CheckStage
+from bluegreen.api.enums import CheckKind, CheckPhase, CheckStage
 from bluegreen.core.spec import Check
 from bluegreen.core.status import CheckStatus
 
@@ -29,6 +29,24 @@ def upsert(results: Iterable[CheckStatus], entry: CheckStatus) -> tuple[CheckSta
         if not (r.stage == entry.stage and r.name == entry.name and r.revision == entry.revision)
     ]
     return (*kept, entry)
+
+
+def finished_jobs(
+    before: Iterable[CheckStatus], after: Iterable[CheckStatus]
+) -> tuple[CheckStatus, ...]:
+    """Runs of Job checks whose result ``after`` records and ``before`` did not.
+
+    HTTP and metric checks are counted where the operator runs them; a Job runs
+    in the cluster and its result shows only in status, once per run.
+    """
+    done = {(r.stage, r.name, r.revision, r.run) for r in before if r.phase in (PASSED, FAILED)}
+    return tuple(
+        r
+        for r in after
+        if r.kind == CheckKind.JOB
+        and r.phase in (PASSED, FAILED)
+        and (r.stage, r.name, r.revision, r.run) not in done
+    )
 
 
 def keep_revisions(

@@ -16,7 +16,13 @@ from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.adapters.prometheus import Prometheus
 from bluegreen.api.conditions import Reason
-from bluegreen.api.enums import EventType, MetricVerdict
+from bluegreen.api.enums import (
+    CheckKind,
+    CheckResult,
+    EventType,
+    InfrastructureOperation,
+    MetricVerdict,
+)
 from bluegreen.api.v1alpha1 import REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import actions as act
 from bluegreen.core import checks as chk
@@ -59,8 +65,8 @@ class Executor:
         queries = [q for a in metric for q in (a.query, a.baseline) if q is not None]
         outcomes, answers = await asyncio.gather(self._http_outcomes(http), self._answers(queries))
         for action, outcome in zip(http, outcomes, strict=True):
-            verdict = "passed" if outcome.passed else "failed"
-            self.metrics.checks.labels(ns, name, action.stage, verdict).inc()
+            verdict = CheckResult.PASSED if outcome.passed else CheckResult.FAILED
+            self.metrics.count_check(ns, name, action.stage, CheckKind.HTTP, verdict)
             status = results.http_check_finished(
                 status, action, outcome.passed, outcome.attempts, outcome.message, now
             )
@@ -70,8 +76,8 @@ class Executor:
             baseline = next(replies) if run.baseline is not None else None
             status = results.metric_check_finished(status, run, result, baseline, now)
             line = chk.latest(status.checks, run.stage, run.check.name, run.revision)
-            verdict = _METRIC_RESULTS.get(line.verdict if line else "", "failed")
-            self.metrics.checks.labels(ns, name, run.stage, verdict).inc()
+            verdict = _METRIC_RESULTS.get(line.verdict if line else "", CheckResult.FAILED)
+            self.metrics.count_check(ns, name, run.stage, CheckKind.METRIC, verdict)
         return status
 
     async def _http_outcomes(self, checks: Sequence[act.RunHttpCheck]) -> list[HttpCheckOutcome]:
@@ -138,9 +144,9 @@ class Executor:
             case act.RunHttpCheck() | act.RunMetricCheck():
                 return await self.run_checks([action], body, status, now)
             case act.ApplyInfrastructure(inputs=inputs, inputs_hash=digest):
-                self.metrics.terraform_runs.labels(ns, name, "apply").inc()
                 try:
-                    outputs = await self.infrastructure.apply(inputs)
+                    with self.metrics.terraform_running(ns, name, InfrastructureOperation.APPLY):
+                        outputs = await self.infrastructure.apply(inputs)
                 except InfrastructureError as err:
                     await self._post(
                         body, results.infrastructure_event(self.infrastructure_kind, str(err))
@@ -149,9 +155,9 @@ class Executor:
                 await self._post(body, results.infrastructure_event(self.infrastructure_kind, None))
                 return results.infrastructure_applied(status, digest, outputs, generation, now)
             case act.CheckDrift(inputs=inputs):
-                self.metrics.terraform_runs.labels(ns, name, "plan").inc()
                 try:
-                    report = await self.infrastructure.detect_drift(inputs)
+                    with self.metrics.terraform_running(ns, name, InfrastructureOperation.PLAN):
+                        report = await self.infrastructure.detect_drift(inputs)
                 except InfrastructureError as err:
                     log.warning("drift check of %s/%s failed: %s", ns, name, err)
                     return results.drift_checked(status, _unknown_drift(status), generation, now)
@@ -160,8 +166,8 @@ class Executor:
                     await self.kube.events.post(body, EventType.WARNING, *event)
                 return results.drift_checked(status, report, generation, now)
             case act.DestroyInfrastructure(inputs=inputs):
-                self.metrics.terraform_runs.labels(ns, name, "destroy").inc()
-                await self.infrastructure.destroy(inputs)
+                with self.metrics.terraform_running(ns, name, InfrastructureOperation.DESTROY):
+                    await self.infrastructure.destroy(inputs)
         return status
 
     async def _post(self, body: Mapping[str, Any], event: act.EmitEvent) -> None:
@@ -260,10 +266,10 @@ def _not_switchable(live: Mapping[str, Any] | None, release_uid: str) -> str:
     return ""
 
 
-_METRIC_RESULTS: dict[str, str] = {
-    MetricVerdict.PASS: "passed",
-    MetricVerdict.FAIL: "failed",
-    MetricVerdict.INCONCLUSIVE: "inconclusive",
+_METRIC_RESULTS: dict[str, CheckResult] = {
+    MetricVerdict.PASS: CheckResult.PASSED,
+    MetricVerdict.FAIL: CheckResult.FAILED,
+    MetricVerdict.INCONCLUSIVE: CheckResult.INCONCLUSIVE,
 }
 """bluegreen_checks_total's result label for each verdict of a metric evaluation."""
 

@@ -12,9 +12,10 @@ from typing import Any
 from bluegreen.adapters.kube import StatusChangedError
 from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
 from bluegreen.adapters.metrics import Metrics
-from bluegreen.api.enums import EventType
+from bluegreen.api.enums import CheckKind, CheckPhase, CheckResult, EventType
 from bluegreen.api.timefmt import format_time
 from bluegreen.core import actions as act
+from bluegreen.core import checks as chk
 from bluegreen.core import results, status_rejection
 from bluegreen.core.bounds import bound_status
 from bluegreen.core.context import ReleaseContext
@@ -95,6 +96,10 @@ class Reconciler:
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         """Run steps until the release waits; returns seconds until the next deadline."""
+        with self.metrics.reconciling(namespace, name):
+            return await self._steps(namespace, name)
+
+    async def _steps(self, namespace: str, name: str) -> float | None:
         for _ in range(self.settings.max_steps):
             body = await self.kube.releases.get(namespace, name)
             if body is None or body["metadata"].get("deletionTimestamp"):
@@ -235,6 +240,10 @@ class Reconciler:
         deadline = phase_deadline(after)
         when = deadline.timestamp() if deadline is not None else None
         self.metrics.set_deadline(namespace, name, after.phase, when)
+        for run in chk.finished_jobs(before.checks, after.checks):
+            passed = run.phase == CheckPhase.PASSED
+            result = CheckResult.PASSED if passed else CheckResult.FAILED
+            self.metrics.count_check(namespace, name, run.stage, CheckKind.JOB, result)
         for entry in after.history[len(before.history) :]:
             self.metrics.releases.labels(namespace, name, entry.outcome).inc()
         for switch in switches:

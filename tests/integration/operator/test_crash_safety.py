@@ -18,19 +18,10 @@ from kubernetes import config
 from tests.chaos.watcher import InvariantWatcher
 from tests.conftest import Cluster
 from tests.integration.harness import App, Kubectl, Operator, Release, release, wait_for
+from tests.integration.job_checks import job_check
 
 NAME = "crashy"
-JOB_CHECK = {
-    "name": "e2e",
-    "job": {
-        "template": {
-            "template": {
-                "spec": {"containers": [{"name": "e2e", "image": "checker:1", "command": ["true"]}]}
-            }
-        },
-        "timeoutSeconds": 60,
-    },
-}
+JOB_CHECK = job_check("e2e")
 
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.4, 0.9, 1.6, 2.5, 4.0, 6.0])

@@ -15,8 +15,18 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import App, Kubectl, Operator, Release, free_port, release, wait_for
+from tests.integration.harness import (
+    App,
+    Kubectl,
+    Operator,
+    Release,
+    free_port,
+    release,
+    wait_for,
+)
+from tests.integration.job_checks import job_check
 
 REPO = Path(__file__).resolve().parents[3]
 MONITORING = REPO / "manifests" / "monitoring"
@@ -159,3 +169,67 @@ def test_dashboard_and_alerts_on_a_real_operator(
         for rule in group["rules"]
     }
     assert set(health.values()) == {"ok"}, health
+
+
+def test_the_operators_own_series_after_a_release(
+    k: Kubectl, namespace: str, operator: Operator, apps: dict[str, App]
+) -> None:
+    """Process, build, reconcile, Terraform and check series carry real values: a
+    release whose smoke checks are an HTTP check and a Job, then one that fails."""
+    rel = Release(k, namespace, NAME)
+    home = {"name": "home", "http": {"url": apps["v1"].url, "path": "/", "expectBody": "V1"}}
+    v1_checks = [home, job_check("e2e")]
+    rel.apply(release(NAME, "v1", apps["v1"].url, "V1", replicas=1, hold=1, smoke=v1_checks))
+    rel.wait_condition("Ready", timeout=90)
+    rel.apply(release(NAME, "v2", apps["v2"].url, "never in the body", replicas=1, hold=1))
+    rel.wait_condition("Stalled", timeout=90)
+
+    text = operator.metrics()
+    assert "_created" not in text
+    scraped = Scrape(text)
+    mine = {"namespace": namespace, "release": NAME}
+    assert scraped.total("process_resident_memory_bytes") > 0
+    assert scraped.total("process_cpu_seconds_total") > 0
+    assert scraped.total("python_gc_collections_total") > 0
+    (build,) = scraped.labels_of("bluegreen_build_info")
+    assert build["version"] and build["python_version"] and build["kopf_version"], build
+    assert scraped.total("bluegreen_build_info") == 1
+    assert scraped.total("bluegreen_reconciles_total", **mine, result="succeeded") > 0
+    reconciles = scraped.total("bluegreen_reconciles_total", **mine)
+    timed = scraped.total("bluegreen_reconcile_duration_seconds_count", namespace=namespace)
+    # One wake-up may be between its count and its timing while the scrape reads them.
+    assert abs(timed - reconciles) <= 1, (timed, reconciles)
+    assert scraped.total("bluegreen_reconcile_duration_seconds_sum", namespace=namespace) > 0
+    # --infrastructure kubernetes: the same operation, as plain API calls.
+    applies = scraped.total("bluegreen_terraform_runs_total", **mine, result="succeeded")
+    assert applies >= 1
+    assert (
+        scraped.total(
+            "bluegreen_terraform_run_duration_seconds_count",
+            namespace=namespace,
+            result="succeeded",
+        )
+        == applies
+    )
+    smoke = {**mine, "stage": "smoke"}
+    assert scraped.total("bluegreen_checks_total", **smoke, kind="http", result="passed") == 1
+    assert scraped.total("bluegreen_checks_total", **smoke, kind="job", result="passed") == 1
+    assert scraped.total("bluegreen_checks_total", **smoke, kind="http", result="failed") == 1
+
+
+class Scrape:
+    """The samples of one scrape of the operator's /metrics."""
+
+    def __init__(self, text: str) -> None:
+        self.samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+
+    def labels_of(self, name: str) -> list[dict[str, str]]:
+        return [dict(s.labels) for s in self.samples if s.name == name]
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum over ``name``'s series that carry ``labels``; fails when there is none."""
+        found = [
+            s.value for s in self.samples if s.name == name and labels.items() <= s.labels.items()
+        ]
+        assert found, f"no series {name} with {labels}"
+        return sum(found)

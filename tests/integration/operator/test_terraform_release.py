@@ -8,13 +8,13 @@ import contextlib
 import gzip
 import json
 import os
-import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bluegreen.core import names
 from tests.conftest import Cluster
@@ -47,8 +47,23 @@ def tf_operator(cluster: Cluster, k: Kubectl, namespace: str, tmp_path: Path) ->
 
 
 def _runs(operator: Operator, operation: str) -> float:
-    pattern = rf'bluegreen_terraform_runs_total{{[^}}]*operation="{operation}"[^}}]*}} (\S+)'
-    return sum(float(m) for m in re.findall(pattern, operator.metrics()))
+    return _count(operator.metrics(), RUNS, operation)
+
+
+def _count(metrics: str, series: str, operation: str, result: str | None = None) -> float:
+    """What ``series`` counts for ``operation`` (of one ``result`` if given) in a scrape."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == series
+        and sample.labels["operation"] == operation
+        and result in (None, sample.labels["result"])
+    )
+
+
+RUNS = "bluegreen_terraform_runs_total"
+TIMED = "bluegreen_terraform_run_duration_seconds_count"
 
 
 def _state_secret(k: Kubectl, namespace: str) -> dict[str, Any] | None:
@@ -100,6 +115,9 @@ def test_services_come_from_terraform_and_image_releases_run_it_zero_times(
     assert rel.status()["infrastructure"]["outputs"]["stableService"] == NAME
     applies = _runs(tf_operator, "apply")
     assert applies == 1
+    scraped = tf_operator.metrics()
+    assert _count(scraped, RUNS, "apply", "succeeded") == 1
+    assert _count(scraped, TIMED, "apply", "succeeded") == 1
 
     rel.apply(release(NAME, "v2", apps["v2"].url, "V2", hold=1))
     wait_for(
@@ -166,6 +184,10 @@ def test_failing_apply_leaves_v1_serving(
     assert set(rel.deployments()) == {v1}, "no candidate before the infrastructure is right"
     assert rel.condition("Serving")["status"] == "True"
     assert "TerraformFailed" in rel.events()
+    scraped = tf_operator.metrics()
+    failed = _count(scraped, RUNS, "apply", "failed")
+    assert failed >= 1
+    assert _count(scraped, TIMED, "apply", "failed") == failed
 
 
 def test_operator_killed_during_apply_recovers_the_lock(

@@ -1,11 +1,29 @@
-"""Release series: the deadline gauge (one series per release at most) and the counters
-a release starts with."""
+"""The operator's series, scraped from the registry's text: the deadline gauge (one
+series per release at most), the counters a release starts with, the process and build
+series, reconciles and Terraform runs by result, one label vocabulary, no ``_created``."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
+import platform
+import re
+from pathlib import Path
+
+import pytest
 from prometheus_client import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_open_metrics
+from prometheus_client.parser import text_string_to_metric_families
 
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.api.enums import (
+    CheckKind,
+    CheckResult,
+    CheckStage,
+    InfrastructureOperation,
+    Phase,
+    RunResult,
+)
 
 
 def series(metrics: Metrics) -> list[str]:
@@ -55,3 +73,165 @@ def test_a_release_seen_once_has_its_counters_at_zero() -> None:
     metrics.forget("prod", "shop")
     assert samples(metrics, "bluegreen_releases_total{") == []
     assert samples(metrics, "bluegreen_traffic_switches_total{") == []
+
+
+Scrape = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(metrics: Metrics) -> Scrape:
+    """Every sample of the registry's text exposition: (name, labels) -> value."""
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(scraped: Scrape, name: str, **labels: str) -> float | None:
+    return scraped.get((name, frozenset(labels.items())))
+
+
+def test_the_process_the_interpreter_and_the_build_are_exported() -> None:
+    scraped = scrape(Metrics())
+    names = {name for name, _ in scraped}
+    assert (value(scraped, "process_resident_memory_bytes") or 0) > 0
+    assert (value(scraped, "process_start_time_seconds") or 0) > 0
+    assert {"process_cpu_seconds_total", "process_open_fds"} <= names
+    assert "python_gc_collections_total" in names
+    assert any(name == "python_info" for name, _ in scraped)
+    build = {
+        "version": importlib.metadata.version("bluegreen-operator"),
+        "python_version": platform.python_version(),
+        "kopf_version": importlib.metadata.version("kopf"),
+    }
+    assert value(scraped, "bluegreen_build_info", **build) == 1
+    assert [name for name in names if name == "bluegreen_build_info"] == ["bluegreen_build_info"]
+
+
+def exercised() -> Metrics:
+    """A registry with a child of every family of the operator's own."""
+    metrics = Metrics()
+    metrics.set_phase("prod", "shop", Phase.HOLDING)
+    metrics.count_check("prod", "shop", CheckStage.SMOKE, CheckKind.JOB, CheckResult.PASSED)
+    with metrics.reconciling("prod", "shop"):
+        pass
+    with metrics.terraform_running("prod", "shop", InfrastructureOperation.APPLY):
+        pass
+    metrics.release_duration.labels("prod").observe(30)
+    metrics.switch_latency.labels("prod").observe(0.1)
+    metrics.switches.labels("prod", "shop").inc()
+    metrics.rollbacks.labels("prod", "shop", "HoldCheckFailed").inc()
+    metrics.reconcile_errors.labels("prod", "shop").inc()
+    metrics.count_request("get", "deployments", 200)
+    return metrics
+
+
+def test_no_created_series_in_any_exposition() -> None:
+    metrics = exercised()
+    text = generate_latest(metrics.registry).decode()
+    assert 'bluegreen_reconciles_total{namespace="prod",release="shop",result="succeeded"}' in text
+    assert "_created" not in text
+    open_metrics = generate_open_metrics(metrics.registry).decode()
+    assert "bluegreen_reconciles_total{" in open_metrics
+    assert "_created" not in open_metrics
+    # /metrics?name[]=...: naming a *_created series does not bring it back.
+    asked = metrics.registry.restricted_registry(
+        ["bluegreen_reconciles_created", "bluegreen_reconciles_total"]
+    )
+    samples = [s.name for family in asked.collect() for s in family.samples]
+    assert samples and all(name == "bluegreen_reconciles_total" for name in samples)
+
+
+def test_a_reconcile_is_counted_and_timed_by_result() -> None:
+    metrics = Metrics()
+    with metrics.reconciling("prod", "shop"):
+        pass
+    with pytest.raises(RuntimeError), metrics.reconciling("prod", "shop"):
+        raise RuntimeError("the API server went away")
+    with pytest.raises(asyncio.CancelledError), metrics.reconciling("prod", "shop"):
+        raise asyncio.CancelledError  # shutdown: neither failed nor succeeded
+    scraped = scrape(metrics)
+    for result in RunResult:
+        mine = {"namespace": "prod", "release": "shop", "result": result}
+        assert value(scraped, "bluegreen_reconciles_total", **mine) == 1
+        timed = {"namespace": "prod", "result": result}
+        assert value(scraped, "bluegreen_reconcile_duration_seconds_count", **timed) == 1
+        assert value(scraped, "bluegreen_reconcile_duration_seconds_bucket", le="+Inf", **timed)
+
+
+def test_terraform_runs_are_counted_and_timed_by_operation_and_result() -> None:
+    metrics = Metrics()
+    with metrics.terraform_running("prod", "shop", InfrastructureOperation.APPLY):
+        pass
+    with (
+        pytest.raises(RuntimeError),
+        metrics.terraform_running("prod", "shop", InfrastructureOperation.DESTROY),
+    ):
+        raise RuntimeError("state locked")
+    scraped = scrape(metrics)
+    runs = {
+        (dict(labels)["operation"], dict(labels)["result"]): v
+        for (name, labels), v in scraped.items()
+        if name == "bluegreen_terraform_runs_total"
+    }
+    assert runs == {("apply", "succeeded"): 1, ("destroy", "failed"): 1}
+    timed = {"namespace": "prod", "operation": "destroy", "result": "failed"}
+    assert value(scraped, "bluegreen_terraform_run_duration_seconds_count", **timed) == 1
+
+
+ALLOWED_LABELS = {
+    "namespace",
+    "release",
+    "phase",
+    "outcome",
+    "reason",
+    "stage",
+    "kind",
+    "result",
+    "operation",
+    "verb",
+    "resource",
+    "code",
+    "version",
+    "python_version",
+    "kopf_version",
+}
+"""Every label name of the operator's own series; a new one is added here on purpose."""
+
+
+def test_label_names_and_values_are_one_vocabulary() -> None:
+    # One name per idea across series, and a result label that means one thing.
+    results = set(CheckResult) | set(RunResult)
+    seen: dict[str, set[str]] = {}
+    for (name, labels), _ in scrape(exercised()).items():
+        if not name.startswith("bluegreen_"):
+            continue
+        keys = {k for k, _ in labels if k != "le"}
+        assert keys <= ALLOWED_LABELS, f"{name}: {keys - ALLOWED_LABELS}"
+        if "release" in keys:
+            assert "namespace" in keys, name
+        for key, label in labels:
+            seen.setdefault(key, set()).add(label)
+    assert seen["result"] <= {str(r) for r in results}
+    assert seen["result"] >= {"passed", "succeeded"}
+
+
+def test_a_release_seen_once_has_its_reconcile_counters_at_zero() -> None:
+    metrics = Metrics()
+    metrics.set_phase("prod", "shop", Phase.PENDING)
+    scraped = scrape(metrics)
+    for result in RunResult:
+        mine = {"namespace": "prod", "release": "shop", "result": result}
+        assert value(scraped, "bluegreen_reconciles_total", **mine) == 0
+
+
+def test_the_readme_table_names_every_series() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("Prometheus metrics on `:9090/metrics`", 1)[1].split("\n\n", 2)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    exported = set()
+    for family in Metrics().registry.collect():
+        exported.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    assert exported == documented
