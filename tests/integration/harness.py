@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -71,6 +73,29 @@ class Kubectl:
 
     def apply(self, obj: Mapping[str, Any]) -> None:
         self.run("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def kubeconfig_with_token(admin_kubeconfig: Path, path: Path, token: str, namespace: str) -> Path:
+    """A kubeconfig at ``path`` for the admin's cluster with only ``token`` as the user
+    (context ``limited``, its namespace ``namespace``): what a limited user holds."""
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+    entry = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [entry],
+        "contexts": [
+            {
+                "name": "limited",
+                "context": {"cluster": entry["name"], "user": "limited", "namespace": namespace},
+            }
+        ],
+        "current-context": "limited",
+        "users": [{"name": "limited", "user": {"token": token}}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def delete_namespace(k: Kubectl, name: str) -> None:

@@ -28,7 +28,7 @@ from bluegreen.plugin import cli
 from bluegreen.plugin.client import RECONNECT_ATTEMPTS
 from bluegreen.plugin.resource import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
 from bluegreen.plugin.verdict import ExitCode
-from tests.integration.harness import wait_for
+from tests.integration.harness import kubeconfig_with_token, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -350,29 +350,9 @@ def test_kubectl_completes_the_plugin_and_its_release_names(
 
 
 def _kubeconfig_with_token(cluster: Any, tmp_path: Path, token: str, namespace: str) -> Path:
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
-    cluster_entry = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster_entry],
-        "contexts": [
-            {
-                "name": "limited",
-                "context": {
-                    "cluster": cluster_entry["name"],
-                    "user": "limited",
-                    "namespace": namespace,
-                },
-            }
-        ],
-        "current-context": "limited",
-        "users": [{"name": "limited", "user": {"token": token}}],
-    }
-    path = tmp_path / "limited-kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return kubeconfig_with_token(
+        cluster.kubeconfig, tmp_path / "limited-kubeconfig", token, namespace
+    )
 
 
 def _service_account_token(kubectl: Callable[..., Any], namespace: str, name: str) -> str:

@@ -212,3 +212,45 @@ def test_no_status_draws_nothing() -> None:
 def test_malformed_times_are_skipped_not_fatal() -> None:
     obj = release(history=[{"revision": "x", "startedAt": "yesterday"}, {"revision": 7}])
     assert timeline(obj, [{"involvedObject": "nonsense"}]).lanes == ()
+
+
+def test_releases_of_a_second_each_keep_their_events() -> None:
+    """KWOK runs a release within a second."""
+    first = {**FIRST, "startedAt": "2026-11-26T11:00:09Z", "finishedAt": "2026-11-26T11:00:09Z"}
+    # The next one starts the same second the first one finished.
+    second = {**SECOND, "startedAt": "2026-11-26T11:00:09Z", "finishedAt": "2026-11-26T11:00:10Z"}
+    obj = holding()
+    obj["status"]["history"] = [first, second]
+    events = [
+        event("CandidateCreated", "11:00:09", f"deploying shop-{V1} (shop:v1)"),
+        event("CandidateReady", "11:00:09", f"shop-{V1} is available"),
+        event("CandidateCreated", "11:00:10", f"deploying shop-{V2} (shop:v2)"),
+        event("CandidateReady", "11:00:10", f"shop-{V2} is available"),
+    ]
+    lanes = timeline(obj, events).lanes
+    assert kinds(lanes[0]) == ["deploy", "checks", "switch"]
+    assert kinds(lanes[1])[:2] == ["deploy", "checks"]
+
+
+def test_a_rolled_back_attempt_as_history_records_it() -> None:
+    """The rollback closes the entry (outcome RolledBack, finished at the switch back):
+    the switch comes from its TrafficSwitched Event, the hold ends at the rollback."""
+    rolled_back = {**SECOND, "finishedAt": "2026-11-26T11:55:03Z", "outcome": "RolledBack"}
+    obj = holding()
+    obj["status"]["history"] = [copy.deepcopy(FIRST), rolled_back]
+    events = [
+        *two_releases_events(),
+        event("RollbackStarted", "11:55:03", f"rolled back by a human: from {V2}", warning=True),
+        event("RolledBack", "11:55:03", f"stable Service shop reaches only {V1}", warning=True),
+    ]
+    lane = timeline(obj, events).lanes[1]
+    assert kinds(lane) == ["deploy", "checks", "check", "switch", "hold", "rollback"]
+    assert step(lane, StepKind.CHECKS).end == at("11:51:02")
+    assert step(lane, StepKind.SWITCH).start == at("11:51:02")
+    hold = step(lane, StepKind.HOLD)
+    assert (hold.start, hold.end, hold.failed) == (at("11:51:02"), at("11:55:03"), True)
+    assert step(lane, StepKind.ROLLBACK).label == f"rollback: rolled back by a human: from {V2}"
+
+    # Its Events expired: the entry alone still says it was rolled back.
+    lane = timeline(obj, []).lanes[1]
+    assert kinds(lane) == ["deploy", "check", "rollback"]

@@ -117,16 +117,20 @@ class Feed:
     async def _follow(self, name: str) -> None:
         kind = self.kinds[name]
         failures = 0
+        relisted = False
         while True:
             try:
                 since = await self._list(kind)
                 failures = 0
                 while since:
                     since = await self._watch(kind, since)
+                    relisted = False
             except ApiError as err:
-                if err.status == HTTP_GONE:
-                    continue  # history compacted: list again, at once
-                self._fail(kind, str(err), forget=True)
+                if err.status == HTTP_GONE and not relisted:
+                    relisted = True  # history compacted: list again at once, once in a row
+                    continue
+                if err.status != HTTP_GONE:
+                    self._fail(kind, str(err), forget=True)
             except PluginError as err:
                 self._fail(kind, str(err), forget=False)
             await asyncio.sleep(self.retry_seconds[min(failures, len(self.retry_seconds) - 1)])

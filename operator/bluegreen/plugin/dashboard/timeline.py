@@ -29,6 +29,7 @@ IN_PROGRESS: Final = "InProgress"
 SKEW: Final = timedelta(seconds=1)
 """Status and Event times have second precision and come from different writes."""
 READY_REASON: Final = "CandidateReady"
+SWITCH_REASON: Final = "TrafficSwitched"
 ROLLBACK_REASONS: Final = frozenset({"RollbackStarted", "RolledBack"})
 CLEANUP_REASON: Final = "PreviousDeleted"
 
@@ -174,17 +175,27 @@ def _first(
 
 
 def _ready_time(
-    attempt: _Attempt, state: Obj, events: Sequence[EventRecord], deployment: str
+    attempt: _Attempt, state: Obj, events: Sequence[EventRecord], deployment: str, end: datetime
 ) -> datetime | None:
+    """When the candidate became Available, within the attempt (clamped to it)."""
     preview = mapping(state.get("preview"))
+    ready = None
     if text(preview.get("revision")) == attempt.revision:
         ready = parse_time(preview.get("readyAt"))
-        if ready is not None and ready >= attempt.started - SKEW:
-            return ready
-    for event in events:
-        if event.reason == READY_REASON and deployment in event.message:
-            return event.time
-    return None
+    if ready is None or ready < attempt.started - SKEW:
+        # Its Event names the Deployment: looked for among all of the release's Events,
+        # as attempts a second long share their stamps with the next one.
+        ready = next(
+            (
+                e.time
+                for e in events
+                if e.reason == READY_REASON
+                and deployment in e.message
+                and attempt.started - SKEW <= e.time <= end + SKEW
+            ),
+            None,
+        )
+    return None if ready is None else min(max(ready, attempt.started), end)
 
 
 def _check_marks(
@@ -266,56 +277,98 @@ def _hold(
     return [span, *_check_marks(state, attempt.revision, CheckStage.HOLD, switched, now)]
 
 
+def _switch_time(
+    attempt: _Attempt, events: Sequence[EventRecord], finished: datetime
+) -> datetime | None:
+    """When traffic reached this revision, for an attempt whose history entry was closed
+    later (a rollback closes it when it switches back), from its TrafficSwitched Event."""
+    if attempt.outcome == Outcome.PROMOTED:
+        return finished  # the entry is closed by the switch itself
+    if attempt.outcome != Outcome.ROLLED_BACK:
+        return None
+    return next(
+        (
+            e.time
+            for e in events
+            if e.reason == SWITCH_REASON
+            and f" {attempt.revision} " in f" {e.message} "
+            and attempt.started - SKEW <= e.time <= finished + SKEW
+        ),
+        None,
+    )
+
+
+def _before_switch(
+    attempt: _Attempt, deployment: str, ready: datetime | None, until: datetime, failed: bool
+) -> list[Step]:
+    """Deploy, then checks and promotion, up to ``until`` (the switch, the end, or now)."""
+    ongoing = attempt.finished is None
+    what = f"deploy {deployment}"
+    if ready is None:
+        return [
+            _span(StepKind.DEPLOY, attempt.started, until, what, ongoing=ongoing, failed=failed)
+        ]
+    return [
+        _span(StepKind.DEPLOY, attempt.started, ready, what),
+        _span(
+            StepKind.CHECKS, ready, until, "checks and promotion", ongoing=ongoing, failed=failed
+        ),
+    ]
+
+
+def _rolled_back(
+    attempt: _Attempt,
+    switched: datetime,
+    finished: datetime,
+    state: Obj,
+    events: Sequence[EventRecord],
+) -> list[Step]:
+    started = _first(events, ROLLBACK_REASONS, switched)
+    why = started.message if started is not None else text(state.get("message"))
+    return [
+        _span(StepKind.HOLD, switched, finished, "hold", failed=True),
+        *_check_marks(state, attempt.revision, CheckStage.HOLD, switched, finished),
+        Step(
+            StepKind.ROLLBACK,
+            finished,
+            finished,
+            f"rollback: {why}" if why else "rollback",
+            failed=True,
+        ),
+    ]
+
+
 def _lane(
     attempt: _Attempt,
     name: str,
     state: Obj,
     events: Sequence[EventRecord],
+    every: Sequence[EventRecord],
     now: datetime,
     latest_promoted: bool,
 ) -> Lane:
+    """``events``: those of this attempt; ``every``: all of the release's."""
     deployment = f"{name}-{attempt.revision}"
     end = attempt.finished or max(now, attempt.started)
     failed = attempt.outcome in (Outcome.FAILED, Outcome.ABORTED)
-    ready = _ready_time(attempt, state, events, deployment)
-    steps: list[Step] = []
-    if ready is None or ready > end:
-        steps.append(
-            _span(
-                StepKind.DEPLOY,
-                attempt.started,
-                end,
-                f"deploy {deployment}",
-                ongoing=attempt.finished is None,
-                failed=failed,
-            )
-        )
-    else:
-        steps.append(_span(StepKind.DEPLOY, attempt.started, ready, f"deploy {deployment}"))
-        steps.append(
-            _span(
-                StepKind.CHECKS,
-                ready,
-                end,
-                "checks and promotion",
-                ongoing=attempt.finished is None,
-                failed=failed,
-            )
-        )
-    steps.extend(_check_marks(state, attempt.revision, CheckStage.SMOKE, attempt.started, end))
+    ready = _ready_time(attempt, state, every, deployment, end)
     finished = attempt.finished
+    switched = None if finished is None else _switch_time(attempt, every, finished)
+    if switched is not None:
+        switched = min(max(switched, ready or attempt.started), end)
+    steps = _before_switch(attempt, deployment, ready, switched or end, failed)
+    steps.extend(_check_marks(state, attempt.revision, CheckStage.SMOKE, attempt.started, end))
     if finished is None:
         return Lane(attempt.revision, attempt.image, attempt.outcome, tuple(steps))
+    if switched is not None:
+        label = f"switch to {attempt.revision} at {format_time(switched)}"
+        steps.append(Step(StepKind.SWITCH, switched, switched, label))
     if attempt.outcome == Outcome.PROMOTED:
-        steps.append(
-            Step(
-                StepKind.SWITCH,
-                finished,
-                finished,
-                f"switch to {attempt.revision} at {format_time(finished)}",
-            )
-        )
         steps.extend(_hold(attempt, finished, state, events, now, latest_promoted))
+    elif attempt.outcome == Outcome.ROLLED_BACK and switched is not None:
+        steps.extend(_rolled_back(attempt, switched, finished, state, events))
+    elif attempt.outcome == Outcome.ROLLED_BACK:
+        steps.append(Step(StepKind.ROLLBACK, finished, finished, "rolled back", failed=True))
     elif failed:
         warning = [e for e in events if e.type == EventType.WARNING and e.time <= finished + SKEW]
         why = warning[-1].message if warning else ""
@@ -337,14 +390,15 @@ def build_timeline(
     lanes = []
     for i, attempt in enumerate(attempts):
         following = attempts[i + 1].started if i + 1 < len(attempts) else None
-        # An Event belongs to the latest attempt started before it (SKEW: same-second stamps).
+        # An Event belongs to the latest attempt started before it. Stamps have second
+        # precision: one of the second the next attempt started stays with this one.
         mine = [
             e
             for e in events
-            if e.time >= attempt.started - SKEW and (following is None or e.time < following - SKEW)
+            if e.time >= attempt.started - SKEW and (following is None or e.time < following)
         ]
         latest = bool(promoted) and i == promoted[-1]
-        lanes.append(_lane(attempt, name, state, mine, now, latest))
+        lanes.append(_lane(attempt, name, state, mine, events, now, latest))
     if not lanes:
         return Timeline(name, now, now, ())
     start = min(step.start for lane in lanes for step in lane.steps)
