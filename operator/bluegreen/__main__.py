@@ -1,5 +1,5 @@
 """``python -m bluegreen`` runs the operator."""
 
-from bluegreen.main import main
+from bluegreen.entry import main
 
 raise SystemExit(main())

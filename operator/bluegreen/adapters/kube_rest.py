@@ -1,23 +1,21 @@
-"""A small JSON REST layer over kubernetes_asyncio's authenticated ApiClient.
+"""A small JSON REST layer over an authenticated aiohttp session (``kube_connection``).
 
-Typed model objects of the generated client are slow to build and snake_case;
-the operator only needs plain camelCase dicts, so requests go through
-``ApiClient.call_api`` with ``_preload_content=False`` and the body is parsed
-here. Every failure becomes one error type, ``KubeError``.
+The operator reads and writes plain camelCase dicts, never a generated client's
+typed models. Every failure becomes one error type, ``KubeError``.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 
 from bluegreen.adapters.api_paths import resource_of, verb_of
+from bluegreen.adapters.kube_connection import ApiSession, load_credentials
 from bluegreen.api.v1alpha1 import FIELD_MANAGER
 
 
@@ -73,30 +71,40 @@ class NotLeadingError(KubeError):
         super().__init__(0, "not the leader: the Lease is not held or its renewal is overdue")
 
 
-async def make_api_client(
-    kubeconfig: str | None = None, connections: int = 16
-) -> k8s_client.ApiClient:
-    """In-cluster config when there is a service account, else the kubeconfig."""
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0)
+
+
+async def make_api_client(kubeconfig: str | None = None, connections: int = 16) -> ApiSession:
+    """In-cluster credentials when there is a service account, else the kubeconfig.
+
+    Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
+    operator process's requests. Watches hold their connection for minutes: they
+    get a session of their own, sized to them, so that they never starve requests.
+    """
+    return ApiSession(load_credentials(kubeconfig), connections, USER_AGENT)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _message(data: bytes, status: int) -> str:
+    """The API server's own words (a Status object's message), else the raw body."""
     try:
-        k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]  # untyped upstream
-    except k8s_config.ConfigException:
-        await k8s_config.load_kube_config(config_file=kubeconfig)
-    configuration = k8s_client.Configuration.get_default_copy()
-    # Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
-    # operator process's requests, and the default pool of 100 costs tens of MiB
-    # under load. Watches hold their connection for minutes: they get a client of
-    # their own, sized to them, so that they never starve the requests.
-    configuration.connection_pool_maxsize = connections
-    api = k8s_client.ApiClient(configuration)
-    # The API server's audit log and metrics tell our requests apart by this.
-    api.user_agent = USER_AGENT
-    return api
+        payload = json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")[:500] or str(status)
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload.get("reason") or payload or status)
+    return str(payload)
 
 
 class KubeRest:
     def __init__(
         self,
-        api: k8s_client.ApiClient,
+        api: ApiSession,
         may_write: Callable[[], bool] = lambda: True,
         on_response: Callable[[str, str, int], None] = lambda verb, resource, code: None,
     ) -> None:
@@ -121,32 +129,29 @@ class KubeRest:
         if method != "GET":
             self.check_writable()
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        data = b"" if body is None else json.dumps(body, default=_encode).encode()
         try:
-            response = await self.api.call_api(
-                path,
+            async with self.api.session.request(
                 method,
-                query_params=list((query or {}).items()),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=30,
-            )
-            data = await response.read()
-            status = int(response.status)
-            response.release()
-        except k8s_client.ApiException as err:
-            self._count(method, path, int(err.status or 0))
-            raise KubeError(int(err.status or 0), str(err.reason)) from err
+                self.api.url(path),
+                params=dict(query or {}),
+                data=data or None,
+                headers=await self.api.headers(headers),
+                timeout=REQUEST_TIMEOUT,
+            ) as response:
+                status = int(response.status)
+                data = await response.read()
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             # A dropped connection (an API server restart) is a transport error like
             # any other: the step is retried with backoff, nothing is recorded.
             self._count(method, path, 0)
             raise KubeError(0, f"transport error: {err!r}") from err
         self._count(method, path, status)
-        payload: JSON = json.loads(data) if data else {}
+        if status == 401:
+            self.api.credentials.expire_token()
         if not 200 <= status < 300:
-            raise KubeError(status, str(payload.get("message") or payload or status))
+            raise KubeError(status, _message(data, status))
+        payload: JSON = json.loads(data) if data else {}
         return payload
 
     def _count(self, method: str, path: str, code: int, verb: str = "") -> None:
@@ -155,28 +160,24 @@ class KubeRest:
     async def stream(self, path: str, query: Mapping[str, str]) -> AsyncIterator[JSON]:
         """The events of a watch, one JSON object per line, until the server ends it."""
         try:
-            response = await self.api.call_api(
-                path,
-                "GET",
-                query_params=list(query.items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=aiohttp.ClientTimeout(
+            response = await self.api.session.get(
+                self.api.url(path),
+                params=dict(query),
+                headers=await self.api.headers({"Accept": "application/json"}),
+                timeout=aiohttp.ClientTimeout(
                     connect=10.0, sock_connect=10.0, sock_read=WATCH_READ_TIMEOUT
                 ),
             )
-        except k8s_client.ApiException as err:
-            self._count("GET", path, int(err.status or 0), verb="watch")
-            raise KubeError(int(err.status or 0), str(err.reason)) from err
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             self._count("GET", path, 0, verb="watch")
             raise KubeError(0, f"transport error: {err!r}") from err
         status = int(response.status)
         self._count("GET", path, status, verb="watch")
         try:
+            if status == 401:
+                self.api.credentials.expire_token()
             if not 200 <= status < 300:
-                raise KubeError(status, (await response.read()).decode(errors="replace"))
+                raise KubeError(status, _message(await response.read(), status))
             pending = b""
             # Not readline(): aiohttp caps a line at 64 KiB, and one object may be larger.
             async for chunk in response.content.iter_any():

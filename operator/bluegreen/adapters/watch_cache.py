@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 """(namespace, index value): the release name, or the Service name for EndpointSlices."""
 RECONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
+LIST_PAGE_SIZE = 250
+"""Objects per LIST page (see ``_relist``)."""
+MAX_LIST_PAGES = 10_000
+"""A bound on one list's pages: 2.5 million objects, far beyond any cluster here."""
 WATCH_SECONDS = 240
 """Server-side length of one watch; it then resumes from the last resourceVersion."""
 
@@ -195,16 +199,33 @@ class WatchCache:
                 await asyncio.sleep(delay)
 
     async def _relist(self, scope: str) -> str:
+        """List in pages: each page is slimmed before the next is read.
+
+        A single LIST of thousands of pods parses to hundreds of MiB of dicts
+        at once, which the allocator keeps long after they are slimmed; pages
+        bound that peak. Every page is served from the first page's snapshot,
+        so the version to watch from is the same for all of them.
+        """
         self.relists += 1
-        listed = await self.rest.request(
-            "GET", self._path(scope), query={"labelSelector": self.spec.label_selector}
-        )
-        version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
-        fresh = {}
-        for raw in listed.get("items") or []:
-            item = self.spec.slim(raw)
-            meta = item["metadata"]
-            fresh[(str(meta.get("namespace", "")), str(meta["name"]))] = item
+        fresh: dict[Key, JSON] = {}
+        version, token = "", ""
+        for _ in range(MAX_LIST_PAGES):
+            query = {"labelSelector": self.spec.label_selector, "limit": str(LIST_PAGE_SIZE)}
+            if token:
+                query["continue"] = token
+            listed = await self.rest.request("GET", self._path(scope), query=query)
+            meta = listed.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion", ""))
+            for raw in listed.pop("items", None) or []:
+                item = self.spec.slim(raw)
+                item_meta = item["metadata"]
+                fresh[(str(item_meta.get("namespace", "")), str(item_meta["name"]))] = item
+            del listed
+            token = str(meta.get("continue") or "")
+            if not token:
+                break
+        else:
+            raise ValueError(f"{self.spec.kind}: more than {MAX_LIST_PAGES} pages to list")
         for key, item in list(self.objects.items()):
             if scope and key[0] != scope:
                 continue

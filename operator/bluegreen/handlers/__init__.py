@@ -1,5 +1,5 @@
 """kopf handlers: thin wiring from watch events to the reconciler."""
 
-from bluegreen.handlers import release, startup
+from bluegreen.handlers import login, release, startup
 
-__all__ = ["release", "startup"]
+__all__ = ["login", "release", "startup"]

@@ -52,11 +52,12 @@ DECLARED = {
 }
 KUBERNETES_WORDS = {
     "Accept",
+    "Authorization",
     "Background",
-    "BearerToken",
     "DeleteOptions",
     "Deployment",
     "Event",
+    "ExecCredential",
     "Job",
     "Lease",
     "Namespace",
@@ -67,7 +68,8 @@ KUBERNETES_WORDS = {
     "Secret",
     "Service",
 }
-"""Kubernetes' own vocabulary (kinds, Job condition types, restart and propagation policies)."""
+"""Kubernetes' own vocabulary (kinds, Job condition types, restart and propagation policies,
+HTTP headers, the exec credential plugins' kind)."""
 OPERATOR_WORDS = {
     # Prefixes of the infrastructure Events' reasons (TerraformApplied), set by configuration.
     "Terraform",
