@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import time
@@ -191,7 +192,7 @@ def test_a_bad_version_is_rolled_back_by_its_error_rate(
     took = seconds_between(switched, entry["finishedAt"])
     print(f"[kpi] v2 (20% errors) rolled back {took:.0f}s after its checks passed")
     assert took <= window + 2 * 2 + 10
-    assert 'bluegreen_checks_total{namespace="' in operator.metrics()
+    assert re.search(r'bluegreen_checks_total\{[^}]*kind="metric"', operator.metrics())
     assert 'stage="hold"' in operator.metrics()
 
 
