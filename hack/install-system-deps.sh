@@ -19,6 +19,9 @@ for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# postgresql: the database of the stateful release test on the real node
+# (tests/e2e/test_stateful_release.py runs its own server on a private data dir).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
   if [[ "$(id -u)" != "0" ]]; then
     echo "missing packages: ${need[*]} (install them with apt-get as root)" >&2
@@ -31,6 +34,10 @@ if ((${#need[@]})); then
   # metrics port; the project runs its own (hack/prometheus-up.sh, the tests).
   if [[ " ${need[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
     systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+  # Nor does it use Debian's PostgreSQL service (the main cluster on :5432).
+  if [[ " ${need[*]} " == *" postgresql "* && -d /run/systemd/system ]]; then
+    systemctl disable --now postgresql.service >/dev/null 2>&1 || true
   fi
 fi
 command -v go >/dev/null || { echo "Go >= 1.26 is required on PATH" >&2; exit 1; }

@@ -7,7 +7,8 @@
 #
 # Layers:
 #   1. base: a Debian bookworm minbase root filesystem with python3,
-#      python3-flask and python3-prometheus-client, made by debootstrap from
+#      python3-flask, python3-prometheus-client and python3-psycopg2 (the
+#      app's optional database mode), made by debootstrap from
 #      Debian's own packages. It is slow to make (a few minutes), so it is cached outside the repo under
 #      ${BLUEGREEN_CACHE}/images, keyed by its recipe.
 #   2. app: /app/app.py from this repo (tiny, rebuilt whenever it changes).
@@ -27,7 +28,7 @@ IMAGES_DIR="${CACHE_ROOT}/images"
 SUITE="bookworm"
 # The host's own Debian mirror: the only package source this machine reaches.
 MIRROR="${BLUEGREEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PACKAGES="python3,python3-flask,python3-prometheus-client,ca-certificates"
+PACKAGES="python3,python3-flask,python3-prometheus-client,python3-psycopg2,ca-certificates"
 # Bump when the way the base is made changes, so stale caches are not reused.
 BASE_RECIPE_VERSION=1
 IMAGE_NAME="${BLUEGREEN_APP_IMAGE:-spacelift-app}"

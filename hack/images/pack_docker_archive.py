@@ -71,7 +71,7 @@ def main() -> None:
                 "org.opencontainers.image.version": version,
             },
         }
-        history = ["debootstrap --variant=minbase bookworm + python3-flask", "COPY app/app.py"]
+        history = ["debootstrap --variant=minbase bookworm + python3-flask, python3-psycopg2", "COPY app/app.py"]
         images.append((f"{args.name}:{version}", app_layers, image_config(app_layers, config, history)))
     pause_layers = [layers[args.pause]]
     pause_config = {"Entrypoint": ["/pause"], "Env": [PATH_ENV], "User": "65535:65535"}

@@ -9,17 +9,21 @@ variable the tests are skipped, saying how to run them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import HACK, Cluster
+from tests.integration.harness import REPO, Kubectl, Operator, delete_namespace
 
 NODE_NAME = os.environ.get("BLUEGREEN_REAL_NODE_NAME", "bluegreen-node-0")
 NODE_LABEL = "bluegreen.dev/real-node"
@@ -107,6 +111,42 @@ def real_node(cluster: Cluster) -> Iterator[RealNode]:
             subprocess.run(
                 [str(HACK / "node" / "node-down.sh")], env=env, capture_output=True, check=False
             )
+
+
+@contextlib.contextmanager
+def watched_namespace(
+    cluster: Cluster, prefix: str, log: Path, *extra: str
+) -> Iterator[tuple[Kubectl, str, Operator]]:
+    """The CRD installed, a new namespace ``<prefix>-<random>``, and an operator process
+    for it (``--infrastructure kubernetes``, plus ``extra``), for the caller to start.
+    Afterwards the operator is killed, its log's tail printed, the namespace deleted."""
+    k = Kubectl(cluster.env)
+    k.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    k.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/bluegreenreleases.bluegreen.dev",
+    )
+    namespace = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    k.run("create", "namespace", namespace)
+    operator = Operator(
+        cluster.env,
+        namespace,
+        log,
+        "--infrastructure",
+        "kubernetes",
+        "--drift-interval",
+        "0",
+        *extra,
+    )
+    try:
+        yield k, namespace, operator
+    finally:
+        operator.kill()
+        tail = operator.log.read_text()[-2500:] if operator.log.exists() else ""
+        print(f"operator log tail:\n{tail}")
+        delete_namespace(k, namespace)
 
 
 @pytest.fixture

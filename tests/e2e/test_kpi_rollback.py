@@ -26,7 +26,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ import pytest
 import yaml
 
 from tests.conftest import HACK, Cluster
-from tests.e2e.conftest import RealNode
+from tests.e2e.conftest import RealNode, watched_namespace
 from tests.e2e.test_seed_story import SelectorWatch
 from tests.e2e.traffic import LoadGenerator, get
 from tests.integration.harness import REPO, Kubectl, Operator, Release, wait_for
@@ -84,42 +83,21 @@ def setting(
     cluster: Cluster, real_node: RealNode, prometheus_url: str, tmp_path: Path
 ) -> Iterator[tuple[Kubectl, str, Operator]]:
     """A namespace and the operator watching it, its /metrics scraped by Prometheus."""
-    k = Kubectl(cluster.env)
-    k.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    k.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/bluegreenreleases.bluegreen.dev",
-    )
-    namespace = f"e2e-kpi-{uuid.uuid4().hex[:6]}"
-    k.run("create", "namespace", namespace)
-    operator = Operator(
-        cluster.env,
-        namespace,
-        tmp_path / "operator.log",
-        "--infrastructure",
-        "kubernetes",
-        "--drift-interval",
-        "0",
-        "--prometheus-url",
-        prometheus_url,
-    )
-    registration = cluster_dir() / "prometheus" / "operators" / f"{namespace}.json"
-    registration.write_text(
-        json.dumps(
-            [{"targets": [f"127.0.0.1:{operator.metrics_port}"], "labels": {"test": namespace}}]
-        ),
-        encoding="utf-8",
-    )
-    operator.start()
-    try:
-        yield k, namespace, operator
-    finally:
-        operator.kill()
-        registration.unlink(missing_ok=True)
-        print(f"operator log tail:\n{operator.log.read_text()[-2500:]}")
-        k.run("delete", "namespace", namespace, "--wait=false", check=False)
+    with watched_namespace(
+        cluster, "e2e-kpi", tmp_path / "operator.log", "--prometheus-url", prometheus_url
+    ) as (k, namespace, operator):
+        registration = cluster_dir() / "prometheus" / "operators" / f"{namespace}.json"
+        registration.write_text(
+            json.dumps(
+                [{"targets": [f"127.0.0.1:{operator.metrics_port}"], "labels": {"test": namespace}}]
+            ),
+            encoding="utf-8",
+        )
+        operator.start()
+        try:
+            yield k, namespace, operator
+        finally:
+            registration.unlink(missing_ok=True)
 
 
 def sample() -> dict[str, Any]:

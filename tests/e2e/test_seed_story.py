@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -28,9 +27,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cluster
-from tests.e2e.conftest import PLACEMENT, RealNode
+from tests.e2e.conftest import PLACEMENT, RealNode, watched_namespace
 from tests.e2e.traffic import MAX_MIXED_S, LoadGenerator, SwitchReport, analyse_switch, get
-from tests.integration.harness import REPO, Kubectl, Operator, Release, delete_namespace, wait_for
+from tests.integration.harness import Kubectl, Release, wait_for
 
 pytestmark = pytest.mark.node
 
@@ -152,32 +151,9 @@ class SelectorWatch:
 
 @pytest.fixture
 def story(cluster: Cluster, real_node: RealNode, tmp_path: Path) -> Iterator[tuple[Kubectl, str]]:
-    k = Kubectl(cluster.env)
-    k.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    k.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/bluegreenreleases.bluegreen.dev",
-    )
-    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
-    k.run("create", "namespace", namespace)
-    operator = Operator(
-        cluster.env,
-        namespace,
-        tmp_path / "operator.log",
-        "--infrastructure",
-        "kubernetes",
-        "--drift-interval",
-        "0",
-    )
-    operator.start()
-    try:
+    with watched_namespace(cluster, "e2e", tmp_path / "operator.log") as (k, namespace, operator):
+        operator.start()
         yield k, namespace
-    finally:
-        operator.kill()
-        print(f"operator log tail:\n{operator.log.read_text()[-2000:]}")
-        delete_namespace(k, namespace)
 
 
 def revision_serving(rel: Release) -> str:

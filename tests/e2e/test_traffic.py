@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.traffic import LoadGenerator, Sample, analyse_switch, get
+from tests.e2e.traffic import LoadGenerator, Request, Sample, analyse_switch, get
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -21,6 +21,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
         self.wfile.write(self.body)
+
+    def do_POST(self) -> None:
+        sent = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201)
+        self.send_header("Content-Length", str(len(sent)))
+        self.end_headers()
+        self.wfile.write(sent)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -78,3 +85,21 @@ def test_failures_and_flaps_are_counted() -> None:
 def test_a_closed_port_is_a_failed_sample_not_an_exception() -> None:
     result = get("127.0.0.1", 1, timeout=0.5)
     assert not result.ok and result.error is not None
+
+
+def test_a_plan_of_reads_and_writes_is_cycled_by_each_worker(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    port = server.server_address[1]
+    plan = [Request("POST", "/items", b'{"text": "x"}'), Request("GET", "/items")]
+    with LoadGenerator("127.0.0.1", port, workers=2, max_seconds=20, plan=plan) as load:
+        deadline = time.monotonic() + 10
+        while load.count() < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        samples = load.stop()
+    writes = [s for s in samples if s.method == "POST"]
+    reads = [s for s in samples if s.method == "GET"]
+    assert len(samples) >= 40 and all(s.path == "/items" for s in samples)
+    assert abs(len(writes) - len(reads)) <= 2  # each worker alternates
+    assert all(s.ok and s.status == 201 and s.body == '{"text": "x"}' for s in writes)
+    assert all(s.ok and s.status == 200 for s in reads)

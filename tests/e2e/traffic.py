@@ -4,6 +4,8 @@ Each request opens a new TCP connection, so every request is routed by the
 Service's current kube-proxy rules (a kept-alive connection would stay pinned
 to the pod it first reached and hide a switch). Requests only ever go to
 addresses on this machine: pod and Service IPs of the local real node.
+By default every request is ``GET /``; a plan of requests (reads and writes of
+the app's /items, say) is cycled through by each worker instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import http.client
 import threading
 import time
+from collections.abc import Sequence
 
 # After a selector patch, kube-proxy rewrites its rules as the EndpointSlice
 # updates arrive, which may take more than one write: for a moment new
@@ -29,25 +32,45 @@ class Sample:
     status: int | None
     body: str
     error: str | None = None
+    method: str = "GET"
+    path: str = "/"
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status == 200
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request of a load plan; ``body`` is sent as JSON."""
+
+    method: str = "GET"
+    path: str = "/"
+    body: bytes | None = None
+
+
+def send(host: str, port: int, req: Request, timeout: float = 2.0) -> Sample:
+    """One request on a fresh connection; never raises."""
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    headers = {"Connection": "close"}
+    if req.body is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(req.method, req.path, body=req.body, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", "replace")
+        return Sample(start, time.monotonic(), resp.status, body, None, req.method, req.path)
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        return Sample(start, time.monotonic(), None, "", error, req.method, req.path)
+    finally:
+        conn.close()
 
 
 def get(host: str, port: int, path: str = "/", timeout: float = 2.0) -> Sample:
     """One GET on a fresh connection; never raises."""
-    start = time.monotonic()
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        body = resp.read().decode("utf-8", "replace")
-        return Sample(start, time.monotonic(), resp.status, body)
-    except (OSError, http.client.HTTPException) as exc:
-        return Sample(start, time.monotonic(), None, "", f"{type(exc).__name__}: {exc}")
-    finally:
-        conn.close()
+    return send(host, port, Request("GET", path), timeout)
 
 
 class LoadGenerator:
@@ -67,16 +90,19 @@ class LoadGenerator:
         max_requests: int = 200_000,
         timeout: float = 2.0,
         pause: float = 0.0,
+        plan: Sequence[Request] = (Request(),),
     ) -> None:
         """``pause``: seconds each worker waits between two requests (0: none), which
-        bounds the rate and the memory of a long run."""
+        bounds the rate and the memory of a long run. ``plan``: the requests each
+        worker sends in turn, worker i starting at the i-th."""
         self.host, self.port, self.timeout, self.pause = host, port, timeout, pause
+        self.plan = tuple(plan)
         self.max_seconds, self.max_requests = max_seconds, max_requests
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
         self._threads = [
-            threading.Thread(target=self._run, name=f"load-{i}", daemon=True)
+            threading.Thread(target=self._run, args=(i,), name=f"load-{i}", daemon=True)
             for i in range(workers)
         ]
         self._started = 0.0
@@ -90,10 +116,13 @@ class LoadGenerator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _run(self) -> None:
+    def _run(self, worker: int) -> None:
         deadline = self._started + self.max_seconds
+        turn = worker
         while not self._stop.is_set() and time.monotonic() < deadline:
-            sample = get(self.host, self.port, timeout=self.timeout)
+            req = self.plan[turn % len(self.plan)]
+            turn += 1
+            sample = send(self.host, self.port, req, timeout=self.timeout)
             with self._lock:
                 if len(self._samples) >= self.max_requests:
                     return
