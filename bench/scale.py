@@ -63,12 +63,18 @@ class ClusterRecorder(Recorder):
 
 
 class OperatorProcess:
-    def __init__(self, env: dict[str, str], log: Path, *flags: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *flags: str, trace: Path | None = None
+    ) -> None:
+        """``trace``: run the traced operator with tracemalloc instead (a diagnosis, not
+        a headline figure: tracing costs memory and CPU of its own)."""
         self.metrics_port, self.liveness_port = free_port(), free_port()
+        if trace is not None:
+            env = {**env, "BENCH_TRACE_FILE": str(trace), "BENCH_TRACEMALLOC": "10"}
         args = [
             sys.executable,
             "-m",
-            "bluegreen",
+            "bench.traced_operator" if trace is not None else "bluegreen",
             "--metrics-port",
             str(self.metrics_port),
             "--liveness-port",
@@ -85,7 +91,7 @@ class OperatorProcess:
         ]
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                args, env={**env, "PYTHONPATH": str(REPO)}, stdout=out, stderr=out
+                args, env={**env, "PYTHONPATH": str(REPO)}, stdout=out, stderr=out, cwd=REPO
             )
         self.log = log
 
@@ -113,6 +119,7 @@ def run(
     shards: int = 1,
     replicas: tuple[int, int] = (1, 3),
     seed: int = 20261202,
+    trace: Path | None = None,
 ) -> dict[str, Any]:
     k = Kubectl(env)
     tag = uuid.uuid4().hex[:5]
@@ -131,7 +138,7 @@ def run(
     nodes.ensure()
     recorder = ClusterRecorder(api, "")
     recorder.start()
-    operators = _start(env, out, tag, shards, election, spaces)
+    operators = _start(env, out, tag, shards, election, spaces, trace)
     pids = {f"operator-{i}": op.pid for i, op in enumerate(operators)}
     sampler = Sampler({**pids, **cluster_pids(env)})
     sampler.start()
@@ -196,13 +203,19 @@ def run(
 
 
 def _start(
-    env: dict[str, str], out: Path, tag: str, shards: int, election: str, spaces: list[str]
+    env: dict[str, str],
+    out: Path,
+    tag: str,
+    shards: int,
+    election: str,
+    spaces: list[str],
+    trace: Path | None = None,
 ) -> list[OperatorProcess]:
     # Only the bench's namespaces: on a shared cluster, a cluster-wide operator would
     # also act on everybody else's releases.
     watched = [arg for space in spaces for arg in ("--namespace", space)]
     if shards == 1:
-        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log", *watched)]
+        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log", *watched, trace=trace)]
     else:
         operators = [
             OperatorProcess(
@@ -292,15 +305,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--replicas", type=int, default=1, help="0: drawn from 1-3")
     parser.add_argument("--shards", type=int, default=1)
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="tracemalloc: where the heap goes (1 shard)"
+    )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     env = cluster_env()
     args.results.mkdir(parents=True, exist_ok=True)
     spread = (args.replicas, args.replicas) if args.replicas else (1, 3)
+    trace = args.results / f"scale-trace-{args.releases}.jsonl" if args.trace_memory else None
+    if trace is not None:
+        trace.unlink(missing_ok=True)
     result = run(
-        env, api_client(env), args.results, count=args.releases, shards=args.shards, replicas=spread
+        env,
+        api_client(env),
+        args.results,
+        count=args.releases,
+        shards=args.shards,
+        replicas=spread,
+        trace=trace,
     )
-    name = f"compare-bluegreen-{args.releases}-r{args.replicas}-s{args.shards}.json"
+    if trace is not None:
+        from bench.memory import heap_profile
+
+        result["heap"] = heap_profile(trace)
+    kind = "trace" if trace is not None else "bluegreen"
+    name = f"compare-{kind}-{args.releases}-r{args.replicas}-s{args.shards}.json"
     (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=1))
     return 0

@@ -125,9 +125,9 @@ def _loop_lag_probe() -> None:
 def install() -> None:
     from bluegreen.adapters.kube_rest import KubeRest
     from bluegreen.handlers.wakeups import Wakeups
-    from bluegreen.reconciler import loop
     from bluegreen.reconciler.execute import Executor
     from bluegreen.reconciler.loop import Reconciler
+    from bluegreen.reconciler.observe import CacheObserver
 
     def request_fields(
         _self: Any, method: str, path: str, body: Any = None, query: Any = None, **_: Any
@@ -152,29 +152,34 @@ def install() -> None:
 
     Executor.run = timed("action", action_fields)(Executor.run)  # type: ignore[method-assign]
 
-    def observe_fields(_kube: Any, body: Any) -> dict[str, Any]:
+    def observe_fields(_observer: Any, body: Any) -> dict[str, Any]:
         return {"name": body["metadata"]["name"]}
 
-    probed_observe = timed("observe", observe_fields)(loop.observe)  # type: ignore[attr-defined]
-    setattr(loop, "observe", probed_observe)  # noqa: B010  # the loop module's own name
+    CacheObserver.observe = timed("observe", observe_fields)(CacheObserver.observe)  # type: ignore[method-assign]
 
-    original_decide = loop.decide  # type: ignore[attr-defined]
+    original_init = Reconciler.__init__
 
-    def decide(ctx: Any, *args: Any) -> Any:
-        start = time.monotonic()
-        decision = original_decide(ctx, *args)
-        emit(
-            "decide",
-            start=start,
-            end=time.monotonic(),
-            name=ctx.name,
-            actions=[type(a).__name__ for a in decision.actions],
-            phase=decision.status.phase,
-            continue_now=decision.continue_now,
-        )
-        return decision
+    def init(self: Reconciler, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        original_decide = self.decide
 
-    setattr(loop, "decide", decide)  # noqa: B010  # the loop module's own name
+        def decide(ctx: Any, *rest: Any) -> Any:
+            start = time.monotonic()
+            decision = original_decide(ctx, *rest)
+            emit(
+                "decide",
+                start=start,
+                end=time.monotonic(),
+                name=ctx.name,
+                actions=[type(a).__name__ for a in decision.actions],
+                phase=decision.status.phase,
+                continue_now=decision.continue_now,
+            )
+            return decision
+
+        self.decide = decide
+
+    Reconciler.__init__ = init  # type: ignore[method-assign]
 
     original_wake = Wakeups.wake
 
