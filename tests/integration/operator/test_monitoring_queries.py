@@ -136,6 +136,13 @@ def test_dashboard_and_alerts_on_a_real_operator(
         lambda: prometheus.query(f'bluegreen_release_phase{{{mine}, phase="Failed"}} == 1'),
         timeout=60,
     )
+    # The failed check's series is born with the failure: rate() answers from its
+    # second sample on.
+    wait_for(
+        "two samples of the failed check",
+        lambda: prometheus.query(f'rate(bluegreen_checks_total{{{mine}, result="failed"}}[1m])'),
+        timeout=30,
+    )
     # Every panel's query runs; the ones about releases see this one.
     answers = {title: prometheus.query(expr) for title, expr in dashboard_queries().items()}
     assert answers["Failed A"][0]["value"][1] == "1"
@@ -145,6 +152,18 @@ def test_dashboard_and_alerts_on_a_real_operator(
     assert "Promoted" in outcomes
     assert answers["Replicas: up and leading A"][0]["value"][1] == "1"
     assert answers["Checks by stage and result A"], "no check results"
+    kinds = label_values(answers["Checks by kind and result A"], "kind", "result")
+    assert {("http", "passed"), ("http", "failed")} <= kinds, kinds
+    for title in ("Reconciles by result A", "Reconcile duration by result A"):
+        assert ("succeeded",) in label_values(answers[title], "result"), title
+    runs = label_values(answers["Terraform runs by operation and result A"], "operation", "result")
+    assert ("apply", "succeeded") in runs, runs
+    timed = label_values(answers["Terraform run duration by operation A"], "operation")
+    assert ("apply",) in timed, timed
+    (replica,) = answers["Version of each replica A"]
+    assert replica["metric"]["version"] and replica["metric"]["kopf_version"], replica
+    assert float(answers["Resident memory A"][0]["value"][1]) > 0
+    assert answers["CPU A"], "no CPU series"
 
     # The rules loaded into a real Prometheus, and the failure alert is on its way
     # (pending for its minute, then firing) for this release.
@@ -215,6 +234,11 @@ def test_the_operators_own_series_after_a_release(
     assert scraped.total("bluegreen_checks_total", **smoke, kind="http", result="passed") == 1
     assert scraped.total("bluegreen_checks_total", **smoke, kind="job", result="passed") == 1
     assert scraped.total("bluegreen_checks_total", **smoke, kind="http", result="failed") == 1
+
+
+def label_values(answer: list[dict[str, Any]], *names: str) -> set[tuple[str, ...]]:
+    """The values of ``names`` in each series of a query's answer."""
+    return {tuple(str(r["metric"][name]) for name in names) for r in answer}
 
 
 class Scrape:

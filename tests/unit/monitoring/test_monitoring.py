@@ -25,7 +25,9 @@ GRAFANA_VARIABLES = {
     "$namespace": ".*",
     "$release": ".*",
 }
-METRIC = re.compile(r"\b(bluegreen_[a-z_]+)\b")
+METRIC = re.compile(r"\b((?:bluegreen|process)_[a-z_]+)\b")
+"""The series a query names: the operator's own and its process's (label names such as
+``python_version`` are not series)."""
 
 
 def promtool(*args: str, cwd: Path = MONITORING) -> str:
@@ -104,6 +106,19 @@ def test_every_alert_has_a_severity_a_summary_and_a_test() -> None:
             assert f"alertname: {rule['alert']}" in tests, f"{rule['alert']} has no promtool test"
 
 
+def test_every_alert_is_tested_firing_and_not_firing() -> None:
+    """Each alert has a promtool case where it fires and one where it stays quiet."""
+    cases: dict[str, set[bool]] = {}
+    for test in load("rules_test.yaml")["tests"]:
+        for case in test.get("alert_rule_test", []):
+            cases.setdefault(case["alertname"], set()).add(bool(case.get("exp_alerts")))
+    alerts = [rule["alert"] for group in load("rules.yaml")["groups"] for rule in group["rules"]]
+    for alert in alerts:
+        assert cases.get(alert) == {True, False}, (
+            f"{alert}: firing and quiet cases {cases.get(alert)}"
+        )
+
+
 def test_rules_and_dashboard_name_only_series_the_operator_exports() -> None:
     known = exported()
     exprs = [rule["expr"] for g in load("rules.yaml")["groups"] for rule in g["rules"]]
@@ -141,6 +156,17 @@ def test_dashboard_panels_have_unique_ids_and_a_datasource() -> None:
             continue
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"], panel["title"]
+
+
+def test_dashboard_panels_do_not_overlap() -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dashboard()["panels"]:
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                taken = cells.setdefault((x, y), panel["title"])
+                assert taken == panel["title"], f"{panel['title']!r} overlaps {taken!r}"
 
 
 @pytest.mark.parametrize("name", ["servicemonitor.yaml", "prometheusrule.yaml"])
