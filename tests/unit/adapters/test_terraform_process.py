@@ -119,16 +119,28 @@ async def test_the_deadline_covers_the_whole_operation(tmp_path: Path) -> None:
 
 async def test_cancelling_interrupts_the_command_and_waits_for_it(tmp_path: Path) -> None:
     marker, pid_file = tmp_path / "saved", tmp_path / "pid"
-    runner = ProcessRunner(timeout_seconds=60, grace_seconds=5, env=ENV)
+    interrupted, release = tmp_path / "interrupted", tmp_path / "release"
+    runner = ProcessRunner(timeout_seconds=60, grace_seconds=30, env=ENV)
+    # The pid is written once the trap is set, so the SIGINT cannot come first, and
+    # once the runner reads the output: 2 MiB fill the pipe and asyncio's buffers, so
+    # the write returns only when the runner waits on the command (cancelled while
+    # it still spawns, the runner would not interrupt it). The cleanup says it
+    # started, then holds until the test lets it finish.
     script = (
-        f"echo $$ > {pid_file}; trap 'sleep 0.3; echo state > {marker}; exit 130' INT; "
-        "while :; do sleep 0.05; done"
+        f"trap 'touch {interrupted}; while [ ! -e {release} ]; do sleep 0.02; done; "
+        f"echo state > {marker}; exit 130' INT; head -c 2097152 /dev/zero; "
+        f"echo $$ > {pid_file}; while :; do sleep 0.05; done"
     )
     task = asyncio.create_task(runner.run(["bash", "-c", script], tmp_path))
     await asyncio.to_thread(wait_for_file, pid_file)
     task.cancel()
-    await asyncio.sleep(0.05)
+    await asyncio.to_thread(wait_for_file, interrupted)
     task.cancel()  # impatient: a second cancellation must not abandon the process
+    # Still waiting for the command's cleanup, however many turns the loop takes.
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not task.done(), "the second cancellation abandoned the command"
+    release.touch()
     with pytest.raises(asyncio.CancelledError):
         await task
     # By the time the cancellation surfaces, the command has finished its cleanup.
