@@ -234,9 +234,9 @@ def main() -> int:
         tracemalloc.start(1)
         interval = float(os.environ["BENCH_TRACEMALLOC"])
         threading.Thread(target=_memory_probe, args=(interval,), daemon=True).start()
-    from bluegreen.entry import forget_client_libraries
+    from bluegreen.entry import prepare_process
 
-    forget_client_libraries()  # as the operator's own entry point does
+    prepare_process()  # as the operator's own entry point does
     install()
     from bluegreen.main import main as operator_main
 

@@ -8,6 +8,7 @@ import aiohttp
 
 from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube import Kube
+from bluegreen.handlers.loops import ReleaseLoops
 from bluegreen.handlers.wakeups import Wakeups
 from bluegreen.reconciler import Reconciler
 from bluegreen.reconciler.observe import CacheObserver
@@ -21,8 +22,10 @@ class Dependencies:
     reconciler: Reconciler
     wakeups: Wakeups
     http_session: aiohttp.ClientSession
+    loops: ReleaseLoops
 
     async def close(self) -> None:
+        await self.loops.close()
         await self.caches.close()
         await self.http_session.close()
         await self.kube.close()

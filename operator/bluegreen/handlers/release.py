@@ -1,66 +1,16 @@
-"""The BlueGreenRelease handlers: one daemon per release runs its reconcile loop.
-
-Watch events (of the release or of what it owns) wake the daemon at once;
-the timeout of its wait covers deadlines (readiness, hold) decided in core.
-"""
+"""kopf's part in a release: its finalizer. The reconcile loops are ``handlers.loops``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 from typing import Any
 
 import kopf
 
-from bluegreen.adapters.kube_rest import KubeError
 from bluegreen.api.v1alpha1 import GROUP, PLURAL, VERSION
 from bluegreen.handlers.deps import Dependencies
 from bluegreen.handlers.shard import owned_release
 from bluegreen.reconciler.cleanup import CleanupBudget, CleanupRetryError
-
-IDLE_RESYNC_SECONDS = 300.0
-"""A slow safety net: a missed watch event costs at most this much delay."""
-ERROR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=2.0, when=owned_release)
-async def run_release(
-    name: str,
-    namespace: str | None,
-    memo: kopf.Memo,
-    stopped: kopf.DaemonStopped,
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
-    deps: Dependencies = memo["deps"]
-    assert namespace, "BlueGreenRelease is namespaced"
-    wake = deps.wakeups.signal(namespace, name)
-    errors = 0
-    # Nothing is observed before every cache has listed once: an empty cache
-    # would look like a cluster without the release's objects.
-    await deps.caches.all.wait_synced()
-    while not stopped:
-        wake.clear()
-        try:
-            delay = await deps.reconciler.reconcile(namespace, name)
-            errors = 0
-        except KubeError as err:
-            if err.namespace_terminating:
-                # Nothing can be created there any more; the release's deletion follows.
-                logger.info("namespace %s is being deleted; the release waits for it", namespace)
-                delay = IDLE_RESYNC_SECONDS
-            else:
-                delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
-                errors += 1
-                logger.warning("reconcile failed (%s); retrying in %.0fs", err, delay)
-        except Exception:
-            delay = ERROR_BACKOFF[min(errors, len(ERROR_BACKOFF) - 1)]
-            errors += 1
-            logger.exception("reconcile crashed; retrying in %.0fs", delay)
-        timeout = IDLE_RESYNC_SECONDS if delay is None else delay
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=timeout)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, when=owned_release)
@@ -81,6 +31,8 @@ async def release_deleted(
     """
     deps: Dependencies = memo["deps"]
     assert namespace, "BlueGreenRelease is namespaced"
+    # The loop stops first: no step of it may race the cleanup.
+    await deps.loops.stop(namespace, name)
     budget = CleanupBudget(attempt=retry, elapsed_seconds=runtime.total_seconds())
     try:
         await deps.reconciler.finalize(dict(body), budget)

@@ -27,6 +27,7 @@ from bluegreen.config import OperatorConfig
 from bluegreen.core.notifications import Webhook
 from bluegreen.core.sharding import finalizer_for
 from bluegreen.handlers.deps import Dependencies
+from bluegreen.handlers.loops import ReleaseLoops
 from bluegreen.handlers.shard import owns
 from bluegreen.handlers.wakeups import Wakeups, wake_on_change
 from bluegreen.reconciler import Reconciler, ReconcilerSettings
@@ -112,9 +113,11 @@ async def configure(
         ),
         notify=notifier.notify,
     )
-    caches.notify(wake_on_change(wakeups, reconciler.is_own_write))
+    loops = ReleaseLoops(caches, reconciler, wakeups)
+    caches.notify(wake_on_change(wakeups, reconciler.is_own_write, loops.changed))
     caches.all.start()
-    memo["deps"] = Dependencies(kube, caches, observer, reconciler, wakeups, session)
+    loops.start()
+    memo["deps"] = Dependencies(kube, caches, observer, reconciler, wakeups, session, loops)
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's full passes, which otherwise stall the event loop for 100+ ms.
     gc.freeze()

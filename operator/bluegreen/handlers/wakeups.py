@@ -29,13 +29,16 @@ class Wakeups:
 
 
 def wake_on_change(
-    wakeups: Wakeups, is_own_write: Callable[[str, str, str], bool]
+    wakeups: Wakeups,
+    is_own_write: Callable[[str, str, str], bool],
+    release_changed: Callable[[str, str], None] = lambda namespace, name: None,
 ) -> Callable[[str, dict[str, Any]], None]:
     """The caches' callback: wake the release an object that changed belongs to.
 
     Everything cached carries the release label (EndpointSlices inherit it from
     their Service); a release is its own owner. The echo of our own status
-    write is no news and wakes nothing.
+    write is no news and wakes nothing. ``release_changed`` hears of every
+    release that arrives or goes (its loop starts or stops).
     """
 
     def changed(kind: str, item: dict[str, Any]) -> None:
@@ -43,6 +46,7 @@ def wake_on_change(
         namespace = str(meta.get("namespace") or "")
         if kind == "release":
             name = str(meta.get("name") or "")
+            release_changed(namespace, name)
             if is_own_write(namespace, name, str(meta.get("resourceVersion", ""))):
                 return
         else:
