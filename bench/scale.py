@@ -64,13 +64,20 @@ class ClusterRecorder(Recorder):
 
 class OperatorProcess:
     def __init__(
-        self, env: dict[str, str], log: Path, *flags: str, trace: Path | None = None
+        self,
+        env: dict[str, str],
+        log: Path,
+        *flags: str,
+        trace: Path | None = None,
+        heap: bool = False,
     ) -> None:
-        """``trace``: run the traced operator with tracemalloc instead (a diagnosis, not
-        a headline figure: tracing costs memory and CPU of its own)."""
+        """``trace``: run the traced operator instead, with tracemalloc when ``heap`` (a
+        diagnosis, not a headline figure: tracing costs memory and CPU of its own)."""
         self.metrics_port, self.liveness_port = free_port(), free_port()
         if trace is not None:
-            env = {**env, "BENCH_TRACE_FILE": str(trace), "BENCH_TRACEMALLOC": "10"}
+            env = {**env, "BENCH_TRACE_FILE": str(trace)}
+            if heap:
+                env["BENCH_TRACEMALLOC"] = "10"
         args = [
             sys.executable,
             "-m",
@@ -120,6 +127,7 @@ def run(
     replicas: tuple[int, int] = (1, 3),
     seed: int = 20261202,
     trace: Path | None = None,
+    heap: bool = False,
 ) -> dict[str, Any]:
     k = Kubectl(env)
     tag = uuid.uuid4().hex[:5]
@@ -138,7 +146,7 @@ def run(
     nodes.ensure()
     recorder = ClusterRecorder(api, "")
     recorder.start()
-    operators = _start(env, out, tag, shards, election, spaces, trace)
+    operators = _start(env, out, tag, shards, election, spaces, trace, heap)
     pids = {f"operator-{i}": op.pid for i, op in enumerate(operators)}
     sampler = Sampler({**pids, **cluster_pids(env)})
     sampler.start()
@@ -199,6 +207,8 @@ def run(
         },
         "writers_per_namespace": _writers(audit, started_wall, ended_wall) if shards > 1 else {},
         "targets": TARGETS,
+        # The traced pass keeps its rows: bench.scale_breakdown splits them with the trace.
+        **({"rows": rows} if trace is not None else {}),
     }
 
 
@@ -210,12 +220,17 @@ def _start(
     election: str,
     spaces: list[str],
     trace: Path | None = None,
+    heap: bool = False,
 ) -> list[OperatorProcess]:
     # Only the bench's namespaces: on a shared cluster, a cluster-wide operator would
     # also act on everybody else's releases.
     watched = [arg for space in spaces for arg in ("--namespace", space)]
     if shards == 1:
-        operators = [OperatorProcess(env, out / f"operator-scale-{tag}.log", *watched, trace=trace)]
+        operators = [
+            OperatorProcess(
+                env, out / f"operator-scale-{tag}.log", *watched, trace=trace, heap=heap
+            )
+        ]
     else:
         operators = [
             OperatorProcess(
@@ -306,14 +321,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=1, help="0: drawn from 1-3")
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument(
-        "--trace-memory", action="store_true", help="tracemalloc: where the heap goes (1 shard)"
+        "--trace", action="store_true", help="timing probes: where the time goes (1 shard)"
+    )
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="and tracemalloc: where the heap goes"
     )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     env = cluster_env()
     args.results.mkdir(parents=True, exist_ok=True)
     spread = (args.replicas, args.replicas) if args.replicas else (1, 3)
-    trace = args.results / f"scale-trace-{args.releases}.jsonl" if args.trace_memory else None
+    traced = args.trace or args.trace_memory
+    trace = args.results / f"scale-trace-{args.releases}.jsonl" if traced else None
     if trace is not None:
         trace.unlink(missing_ok=True)
     result = run(
@@ -324,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         shards=args.shards,
         replicas=spread,
         trace=trace,
+        heap=args.trace_memory,
     )
-    if trace is not None:
+    if args.trace_memory and trace is not None:
         from bench.memory import heap_profile
 
         result["heap"] = heap_profile(trace)
