@@ -41,7 +41,16 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 YAML
-setsid docker-registry serve "${REGISTRY_DIR}/config.yml" >>"${REGISTRY_LOG}" 2>&1 </dev/null &
+# The daemon outlives this script: it keeps no descriptor beyond its stdio, or
+# a lock held by the caller (build-images.sh's, this script's own) would stay
+# taken for as long as the registry runs, and the next build would wait forever.
+(
+  for fd in /proc/"${BASHPID}"/fd/*; do
+    fd="${fd##*/}"
+    ((fd > 2)) && exec {fd}>&-
+  done
+  exec setsid docker-registry serve "${REGISTRY_DIR}/config.yml" >>"${REGISTRY_LOG}" 2>&1 </dev/null
+) &
 echo $! >"${REGISTRY_PID}"
 deadline=$((SECONDS + 30))
 until registry_answers; do
