@@ -34,6 +34,9 @@ from bluegreen.reconciler import Reconciler, ReconcilerSettings
 from bluegreen.reconciler.execute import Executor
 from bluegreen.reconciler.observe import CacheObserver
 
+URGENT_CONNECTIONS = 16
+"""Connections of the lane that moves traffic (the read before a switch, the patch)."""
+
 
 @kopf.on.startup()
 async def configure(
@@ -86,7 +89,10 @@ async def configure(
     watching.api.user_agent = agent
     caches = Caches(watching, config.namespaces, keep=lambda namespace: owns(config, namespace))
     urgent = KubeRest(
-        await make_api_client(config.kubeconfig, connections=4),
+        # Candidates of many releases become available in bursts (a GitOps sync of
+        # many apps): each switch is two requests here, and with 4 connections a
+        # burst of 100 queued for 10 s (the traced scale run, 300 releases).
+        await make_api_client(config.kubeconfig, connections=URGENT_CONNECTIONS),
         may_write=lambda: fence.leading,
         on_response=metrics.count_request,
     )
