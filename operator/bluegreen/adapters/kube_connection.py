@@ -1,5 +1,6 @@
-"""Where the API server is and who we are to it: the service account in a pod,
-else the kubeconfig; and an aiohttp session that speaks to it.
+"""Where the API server is and who we are to it: the kubeconfig named, else the
+service account in a pod, else ``~/.kube/config``; and an aiohttp session that
+speaks to it.
 
 The operator needs only a TLS connection and a bearer token or client
 certificate, so it reads them itself instead of importing a generated client
@@ -54,13 +55,18 @@ class Credentials:
     token_file: str | None = None
     exec_spec: Mapping[str, Any] | None = None
     default_namespace: str = "default"
-    _token_read_at: float = field(default=0.0, repr=False)
+    _token_read_at: float | None = field(default=None, repr=False)
+    """When ``token_file`` was last read (``time.monotonic()``); None: never, or a 401 since."""
     _token_expires_at: float = field(default=0.0, repr=False)
 
     async def bearer(self) -> str | None:
         """The current token (re-read or re-obtained when due), or None for cert auth."""
         now = time.monotonic()
-        if self.token_file and now - self._token_read_at > TOKEN_REREAD_SECONDS:
+        # Not "now - 0 > 60": the monotonic clock may start near zero (a pod on a
+        # node or VM just booted), and a token never read would never be sent.
+        if self.token_file and (
+            self._token_read_at is None or now - self._token_read_at > TOKEN_REREAD_SECONDS
+        ):
             self.token = _read_token(self.token_file)
             self._token_read_at = now
         elif self.exec_spec is not None and (
@@ -80,7 +86,7 @@ class Credentials:
 
     def expire_token(self) -> None:
         """After a 401: the next request reads or asks for a fresh token."""
-        self._token_read_at = 0.0
+        self._token_read_at = None
         self._token_expires_at = 0.0
 
     def ssl_context(self) -> ssl.SSLContext | bool:
@@ -110,11 +116,19 @@ def _load_cert_chain(context: ssl.SSLContext, cert_pem: str, key_pem: str) -> No
 
 
 def load_credentials(kubeconfig: str | None = None) -> Credentials:
-    """The pod's service account when there is one, else the kubeconfig (as kubectl)."""
+    """A kubeconfig named (``--kubeconfig`` or ``KUBECONFIG``) first, then the pod's
+    service account, then ``~/.kube/config``: the order of client-go's tools.
+
+    A kubeconfig given to an operator in a pod names another cluster on purpose;
+    Terraform's provider is pointed at it too (``terraform_environment``), so the
+    operator's own requests must not go to the pod's cluster instead.
+    """
+    if kubeconfig:
+        return kubeconfig_credentials(kubeconfig)
     in_cluster = in_cluster_credentials()
     if in_cluster is not None:
         return in_cluster
-    return kubeconfig_credentials(kubeconfig)
+    return kubeconfig_credentials()
 
 
 def in_cluster_credentials(root: Path = SERVICE_ACCOUNT) -> Credentials | None:

@@ -75,7 +75,8 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0)
 
 
 async def make_api_client(kubeconfig: str | None = None, connections: int = 16) -> ApiSession:
-    """In-cluster credentials when there is a service account, else the kubeconfig.
+    """Credentials as ``load_credentials`` finds them: the kubeconfig named, else the
+    pod's service account, else ``~/.kube/config``.
 
     Each TLS connection holds a 256 KiB read buffer; a handful is plenty for one
     operator process's requests. Watches hold their connection for minutes: they

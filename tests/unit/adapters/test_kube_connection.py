@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from bluegreen.adapters import kube_connection
 from bluegreen.adapters.kube_connection import (
+    TOKEN_REREAD_SECONDS,
     ConnectionConfigError,
+    Credentials,
     in_cluster_credentials,
     kubeconfig_credentials,
     load_credentials,
@@ -134,6 +137,44 @@ def test_in_cluster_reads_the_service_account(
     assert credentials.default_namespace == "ops"
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     assert in_cluster_credentials(tmp_path) is None
+
+
+async def test_the_service_account_token_is_sent_however_young_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # time.monotonic() counts from the node's boot: a few seconds on a node or
+    # VM just started. The token must still be read on the first request, and
+    # read again after a 401.
+    clock = [3.0]
+    monkeypatch.setattr(kube_connection.time, "monotonic", lambda: clock[0])
+    (tmp_path / "token").write_text("first\n")
+    (tmp_path / "ca.crt").write_text(CA)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    credentials = in_cluster_credentials(tmp_path)
+    assert credentials is not None
+    assert await credentials.bearer() == "first"
+    (tmp_path / "token").write_text("rotated\n")
+    clock[0] = 5.0
+    assert await credentials.bearer() == "first"  # not due yet
+    credentials.expire_token()  # as after a 401
+    assert await credentials.bearer() == "rotated"
+    clock[0] = 5.0 + TOKEN_REREAD_SECONDS + 1
+    (tmp_path / "token").write_text("later\n")
+    assert await credentials.bearer() == "later"  # due again
+
+
+def test_a_named_kubeconfig_wins_over_the_service_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --kubeconfig (or KUBECONFIG) in a pod names another cluster on purpose, as
+    # Terraform is told; only without one does the pod's service account count.
+    pod = Credentials(server="https://10.96.0.1:443", token_file="/pod/token")
+    monkeypatch.setattr(kube_connection, "in_cluster_credentials", lambda: pod)
+    path = kubeconfig(tmp_path / "config", {"token": "t"})
+    assert load_credentials(str(path)).server == "https://10.0.0.1:6443"
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    assert load_credentials(None) is pod
 
 
 def test_outside_a_pod_the_kubeconfig_is_used(
