@@ -98,6 +98,9 @@ bench-compare: venv cluster ## Build Argo Rollouts v1.10.1, measure N blue/green
 	$(PY) -m bench.compare.argo_rollouts --releases $${BENCH_COMPARE_RELEASES:-100}
 	$(PY) -m bench.scale --releases $${BENCH_COMPARE_RELEASES:-100} --replicas 1
 
+bench-article: venv toolchain ## The blue/green article's four Terraform applies against one BlueGreenRelease, under load on the real node (`make node` first)
+	$(PY) -m bench.article_flow
+
 ##@ Run
 demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours, IN_CLUSTER=1 with the operator installed from its image
 	hack/demo.sh
@@ -105,4 +108,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos image registry registry-down deploy undeploy release manifests lint unit test bench bench-compare demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos image registry registry-down deploy undeploy release manifests lint unit test bench bench-compare bench-article demo run
