@@ -71,7 +71,13 @@ class NotLeadingError(KubeError):
         super().__init__(0, "not the leader: the Lease is not held or its renewal is overdue")
 
 
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0)
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(sock_connect=10.0, sock_read=30.0)
+"""Bounds on the API server, not on our own queue: aiohttp's ``total`` and ``connect``
+also count the wait for a free connection of the pool, and with a thousand releases
+stepping at once that wait alone passed 10 s; every such request then failed, its
+step backed off for up to 30 s and came back to a longer queue (candidate Available
+-> switch p99 136 s at 1000 releases). A request waits its turn; once sent, the
+server has 10 s to accept the connection and 30 s between bytes of its answer."""
 
 
 async def make_api_client(kubeconfig: str | None = None, connections: int = 16) -> ApiSession:
@@ -165,9 +171,7 @@ class KubeRest:
                 self.api.url(path),
                 params=dict(query),
                 headers=await self.api.headers({"Accept": "application/json"}),
-                timeout=aiohttp.ClientTimeout(
-                    connect=10.0, sock_connect=10.0, sock_read=WATCH_READ_TIMEOUT
-                ),
+                timeout=aiohttp.ClientTimeout(sock_connect=10.0, sock_read=WATCH_READ_TIMEOUT),
             )
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             self._count("GET", path, 0, verb="watch")
