@@ -88,6 +88,7 @@ class ReleaseLoops:
             self._stopping.discard(key)
 
     async def close(self) -> None:
+        self._ready = False  # news arriving while the caches close starts nothing
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -135,3 +135,17 @@ async def test_a_crashing_step_is_retried_with_backoff(
     loops.start()
     await until("a good step after two crashes", lambda: reconciles.count("shop") == 3)
     await loops.close()
+
+
+async def test_news_after_close_starts_no_loop(
+    world: tuple[Caches, Reconciles, ReleaseLoops],
+) -> None:
+    """The caches close after the loops: their last events must not start new ones."""
+    caches, reconciles, loops = world
+    synced(caches)
+    loops.start()
+    await until("the sweeper ready", lambda: loops._ready)
+    await loops.close()
+    arrive(caches, release("late", 1))
+    await asyncio.sleep(0.05)
+    assert loops.loops == {} and reconciles.count("late") == 0
