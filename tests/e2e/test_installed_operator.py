@@ -464,6 +464,15 @@ def test_upgrade_during_the_hold_with_live_traffic(installed: Installed) -> None
     selector = k.json("get", "service", name, "-n", ns)["spec"]["selector"]
     pods_before = app_pods(k, ns, name, target)
 
+    # Holding means the EndpointSlices show only v2; kube-proxy on the node applies
+    # them a moment later (why the operator keeps a revision's pods a few seconds
+    # after the Service leaves it). What the upgrade may not disturb is measured
+    # from the first instant the node routes to v2 only.
+    wait_for(
+        "the node routing to v2 only",
+        lambda: all("V2" in (get(ip, 80).body or "") for _ in range(20)),
+        timeout=60,
+    )
     tag = next_image(installed.version)
     with LoadGenerator(ip, 80, workers=2, max_seconds=600, pause=0.05, timeout=5) as load:
         seconds = deploy(k, ns, tag)
