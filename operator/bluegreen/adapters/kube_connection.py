@@ -131,6 +131,17 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
     return kubeconfig_credentials()
 
 
+_shared: dict[str | None, Credentials] = {}
+
+
+def shared_credentials(kubeconfig: str | None = None) -> Credentials:
+    """One ``Credentials`` per process and kubeconfig: every session and kopf's login
+    use the same token, so an exec plugin runs once per token, not once per session."""
+    if kubeconfig not in _shared:
+        _shared[kubeconfig] = load_credentials(kubeconfig)
+    return _shared[kubeconfig]
+
+
 def in_cluster_credentials(root: Path = SERVICE_ACCOUNT) -> Credentials | None:
     host, port = (
         os.environ.get("KUBERNETES_SERVICE_HOST"),

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from bluegreen.adapters.api_paths import resource_of, verb_of
-from bluegreen.adapters.kube_connection import ApiSession, load_credentials
+from bluegreen.adapters.kube_connection import ApiSession, shared_credentials
 from bluegreen.api.v1alpha1 import FIELD_MANAGER
 
 
@@ -88,7 +88,7 @@ async def make_api_client(kubeconfig: str | None = None, connections: int = 16) 
     operator process's requests. Watches hold their connection for minutes: they
     get a session of their own, sized to them, so that they never starve requests.
     """
-    return ApiSession(load_credentials(kubeconfig), connections, USER_AGENT)
+    return ApiSession(shared_credentials(kubeconfig), connections, USER_AGENT)
 
 
 def _encode(value: Any) -> Any:

@@ -11,14 +11,14 @@ from typing import Any
 
 import kopf
 
-from bluegreen.adapters.kube_connection import load_credentials
+from bluegreen.adapters.kube_connection import shared_credentials
 from bluegreen.config import OperatorConfig
 
 
 @kopf.on.login()
 async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     config: OperatorConfig = memo["config"]
-    credentials = load_credentials(config.kubeconfig)
+    credentials = shared_credentials(config.kubeconfig)
     token = await credentials.bearer()
     return kopf.ConnectionInfo(
         server=credentials.server,

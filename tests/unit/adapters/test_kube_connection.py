@@ -22,6 +22,7 @@ from bluegreen.adapters.kube_connection import (
     in_cluster_credentials,
     kubeconfig_credentials,
     load_credentials,
+    shared_credentials,
 )
 
 CA = "-----BEGIN CERTIFICATE-----\nnot-a-real-ca\n-----END CERTIFICATE-----\n"
@@ -255,3 +256,15 @@ def test_insecure_clusters_skip_verification(tmp_path: Path) -> None:
         {"server": "https://h:1", "insecure-skip-tls-verify": True},
     )
     assert kubeconfig_credentials(str(path)).ssl_context() is False
+
+
+async def test_sessions_share_one_token_per_kubeconfig(tmp_path: Path) -> None:
+    """Four sessions and kopf's login: the exec plugin runs once, not five times."""
+    exec_plugin(
+        tmp_path,
+        {"status": {"token": "shared", "expirationTimestamp": "2999-01-01T00:00:00Z"}},
+    )
+    path = str(kubeconfig(tmp_path / "config", {"exec": {"command": "./bin/credential-plugin"}}))
+    for _ in range(5):
+        assert await shared_credentials(path).bearer() == "shared"
+    assert len((tmp_path / "runs").read_text().splitlines()) == 1
