@@ -101,6 +101,9 @@ bench-compare: venv cluster ## Build Argo Rollouts v1.10.1, measure N blue/green
 bench-article: venv toolchain ## The blue/green article's four Terraform applies against one BlueGreenRelease, under load on the real node (`make node` first)
 	$(PY) -m bench.article_flow
 
+bench-scale-report: venv ## Rewrite only BENCHMARKS.md's Scale section from bench/results (scale, Argo Rollouts, article flow)
+	$(PY) -m bench.scale_report --results bench/results --write BENCHMARKS.md
+
 ##@ Run
 demo: venv toolchain ## A full blue/green release (v1 then v2) on the local cluster; USE_CURRENT_CONTEXT=1 for yours, IN_CLUSTER=1 with the operator installed from its image
 	hack/demo.sh
@@ -108,4 +111,4 @@ demo: venv toolchain ## A full blue/green release (v1 then v2) on the local clus
 run: venv ## Run the operator locally against the cluster your KUBECONFIG names
 	$(VENV)/bin/bluegreen-operator
 
-.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos image registry registry-down deploy undeploy release manifests lint unit test bench bench-compare bench-article demo run
+.PHONY: help deps venv toolchain cluster cluster-down node node-down prometheus prometheus-down e2e chaos image registry registry-down deploy undeploy release manifests lint unit test bench bench-compare bench-article bench-scale-report demo run

@@ -103,6 +103,10 @@ def render(results: Path) -> str:
     ]
     out += _summary(latency, traced, memory)
     out += _machine(machine)
+    # Imported here: scale_report writes its figures with this module's helpers.
+    from bench import scale_report
+
+    out += scale_report.section(results)
     if latency:
         out += _latency(latency, results)
     if traced and traced.get("breakdown"):

@@ -13,6 +13,7 @@ every namespace written by one shard only.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -129,6 +130,8 @@ def run(
     trace: Path | None = None,
     heap: bool = False,
 ) -> dict[str, Any]:
+    # Before the bench's own work: how busy others kept the machine's cores.
+    load_at_start = _load_average()
     k = Kubectl(env)
     tag = uuid.uuid4().hex[:5]
     spaces = [f"bench-scale-{tag}-{n}" for n in range(namespaces)]
@@ -164,6 +167,7 @@ def run(
         ended = max(_ready_times(recorder, generations, started).values())
         time.sleep(3)  # the audit log is written in batches
         ended_wall = datetime.now(UTC)
+        load_at_end = _load_average()
         peaks = {name: rss_kib(pid) for name, pid in pids.items()}
         cpu = {who: sampler.cpu_between(who, started, ended) for who in sampler.pids}
     finally:
@@ -207,9 +211,16 @@ def run(
         },
         "writers_per_namespace": _writers(audit, started_wall, ended_wall) if shards > 1 else {},
         "targets": TARGETS,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": load_at_end,
         # The traced pass keeps its rows: bench.scale_breakdown splits them with the trace.
         **({"rows": rows} if trace is not None else {}),
     }
+
+
+def _load_average() -> list[float]:
+    """1, 5 and 15 minutes: figures measured on busy cores include the wait for one."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _start(
