@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,12 +75,16 @@ class WatchCache:
         namespaces: tuple[str, ...] = (),
         on_change: Callable[[JSON], None] = lambda item: None,
         keep: Callable[[str], bool] = lambda namespace: True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rest, self.spec, self.on_change, self.keep = rest, spec, on_change, keep
+        self.clock = clock
         """``keep(namespace)``: False for namespaces another shard owns; never stored."""
         self.scopes = namespaces or ("",)
         self.objects: dict[Key, JSON] = {}
         """(namespace, name) -> the slimmed object."""
+        self.arrived: dict[Key, float] = {}
+        """(namespace, name) -> when (monotonic) its current version reached the cache."""
         self.by_index: dict[Key, set[str]] = {}
         """(namespace, index value) -> names."""
         self.synced = asyncio.Event()
@@ -91,6 +96,18 @@ class WatchCache:
     # -- reading -------------------------------------------------------------
 
     def get(self, namespace: str, name: str) -> JSON | None:
+        return self.objects.get((namespace, name))
+
+    def recent(self, namespace: str, name: str, max_age: float) -> JSON | None:
+        """The object, if its current version arrived within ``max_age`` seconds.
+
+        Such a copy is as fresh as a read sent now would be by the time its
+        answer came back from a loaded API server; an older one may hide a
+        change a stalled watch never delivered.
+        """
+        arrived = self.arrived.get((namespace, name))
+        if arrived is None or self.clock() - arrived > max_age:
+            return None
         return self.objects.get((namespace, name))
 
     def indexed(self, namespace: str, value: str) -> list[JSON]:
@@ -119,6 +136,7 @@ class WatchCache:
                 return False
             self._unindex(key, current)
         self.objects[key] = item
+        self.arrived[key] = self.clock()
         value = self.spec.index(item)
         if value:
             self.by_index.setdefault((key[0], value), set()).add(key[1])
@@ -135,6 +153,7 @@ class WatchCache:
             return False
         self._unindex(key, current)
         del self.objects[key]
+        self.arrived.pop(key, None)
         return True
 
     def _unindex(self, key: Key, item: JSON) -> None:
@@ -233,6 +252,7 @@ class WatchCache:
             if key not in fresh and not is_newer(known, version):
                 self._unindex(key, item)
                 del self.objects[key]
+                self.arrived.pop(key, None)
         for item in fresh.values():
             if self._store(item):
                 self.on_change(item)

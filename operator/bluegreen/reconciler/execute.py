@@ -203,7 +203,7 @@ class Executor:
     async def _patch_selector(self, ns: str, release_uid: str, action: act.PatchSelector) -> None:
         if action.ready_deployment:
             # decide() judged readiness from a snapshot; pods may have gone since.
-            live = await self.kube.deployments.get(ns, action.ready_deployment)
+            live = await self.kube.deployments.live(ns, action.ready_deployment)
             problem = _not_switchable(live, release_uid)
             if problem:
                 raise StaleObservationError(

@@ -10,6 +10,7 @@ from typing import Any
 from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import JSON
+from bluegreen.adapters.shared_listing import ServiceSelector, SharedServiceListing
 from bluegreen.api.enums import Phase
 from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core import names, ownership
@@ -37,14 +38,16 @@ class CacheObserver:
     own Services are watched, and a foreign one must be seen to be refused);
     a Deployment name a create found taken (is it ours?); the namespace's
     Services when the pod labels change (and every ``exposure_seconds``) for
-    the exposure warning; and the EndpointSlices that would prove a switch, so
-    a lagging cache can never confirm one.
+    the exposure warning, one list shared by the namespace's releases; and the
+    EndpointSlices that would prove a switch, so a lagging cache can never
+    confirm one.
     """
 
     def __init__(
         self, kube: Kube, caches: Caches, exposure_seconds: float = EXPOSURE_RECHECK_SECONDS
     ) -> None:
         self.kube, self.caches, self.exposure_seconds = kube, caches, exposure_seconds
+        self.listing = SharedServiceListing(kube.services.list)
         self._exposure: dict[tuple[str, str], tuple[Labels, float, tuple[str, ...]]] = {}
         """(namespace, release) -> (template labels, when, the Services that selected them)."""
 
@@ -142,9 +145,10 @@ class CacheObserver:
         now = time.monotonic()
         if known is not None and known[0] == labels and now - known[1] < self.exposure_seconds:
             return known[2]
-        services = await self.kube.services.list(namespace)
-        found = exposing_services(services, release, revision, spec, exclude=own)
-        self._exposure[key] = (labels, now, found)
+        listing = await self.listing.selectors(namespace)
+        found = exposing_services(listing.services, release, revision, spec, exclude=own)
+        # Aged from when the list was asked: a shared answer must not stretch the lag.
+        self._exposure[key] = (labels, listing.asked_at, found)
         return found
 
     def forget(self, namespace: str, release: str) -> None:
@@ -199,7 +203,7 @@ def with_restarts(
 
 
 def exposing_services(
-    services: list[JSON],
+    services: tuple[ServiceSelector, ...],
     release: str,
     revision: str,
     spec: Mapping[str, Any],
@@ -213,12 +217,10 @@ def exposing_services(
     labels = {**template_labels, **names.revision_labels(release, revision)}
     found = []
     for service in services:
-        name = str(service["metadata"]["name"])
-        selector = (service.get("spec") or {}).get("selector") or {}
-        if name in exclude or not selector:
+        if service.name in exclude or not service.selector:
             continue
-        if all(labels.get(key) == value for key, value in selector.items()):
-            found.append(name)
+        if all(labels.get(key) == value for key, value in service.selector):
+            found.append(service.name)
     return tuple(sorted(found))
 
 

@@ -124,3 +124,23 @@ def test_paths_cover_the_cluster_or_one_namespace() -> None:
         == "/apis/discovery.k8s.io/v1/namespaces/ns/endpointslices"
     )
     assert WatchCache(rest, RELEASES)._path("") == "/apis/bluegreen.dev/v1alpha1/bluegreenreleases"
+
+
+def test_a_copy_stands_for_a_read_only_while_it_is_young() -> None:
+    now = [100.0]
+    store = WatchCache(KubeRest.__new__(KubeRest), DEPLOYMENTS, clock=lambda: now[0])
+    assert store._store(slim_deployment(obj("a", "1")))
+    now[0] = 100.5
+    young = store.recent("ns", "a", max_age=1.0)
+    assert young is not None and young["metadata"]["resourceVersion"] == "1"
+    now[0] = 101.5
+    assert store.recent("ns", "a", max_age=1.0) is None  # old: read it instead
+    assert store._store(slim_deployment(obj("a", "2")))  # a newer version arrives
+    assert store.recent("ns", "a", max_age=1.0) is not None
+    assert not store._store(slim_deployment(obj("a", "2")))  # the same again is no news
+    now[0] = 103.0
+    assert store.recent("ns", "a", max_age=1.0) is None
+    assert store._store(slim_deployment(obj("a", "3")))
+    assert store._remove(slim_deployment(obj("a", "4")))
+    assert store.recent("ns", "a", max_age=1.0) is None  # gone: nothing stands for it
+    assert store.arrived == {}

@@ -164,6 +164,9 @@ class WorldDeployments:
     async def get(self, namespace: str, name: str) -> JSON | None:
         return self.world.deployment_json(name)
 
+    async def live(self, namespace: str, name: str) -> JSON | None:
+        return self.world.deployment_json(name)
+
     async def create(self, manifest: Mapping[str, Any]) -> None:
         self.effects.effect()
         action = self.effects.match(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bluegreen.adapters.shared_listing import selectors_of
 from bluegreen.core.observed import DeploymentState
 from bluegreen.reconciler.observe import (
     count_ready_endpoints,
@@ -86,7 +87,7 @@ def test_services_whose_selector_matches_the_pods_are_reported() -> None:
         svc("narrow", {"app": "shop", "tier": "db"}),
         svc("headless", {}),
     ]
-    found = exposing_services(services, "shop", revision, spec, exclude={"shop"})
+    found = exposing_services(selectors_of(services), "shop", revision, spec, exclude={"shop"})
     assert found == ("catch-all",)
 
 
