@@ -359,3 +359,21 @@ def test_the_full_report_includes_the_section(tmp_path: Path) -> None:
 
     assert scale_report.render(tmp_path) in text
     assert text.index(scale_report.HEADING) < text.index("## Why, and what would cut it")
+
+
+def test_argo_left_scaled_up_is_compared_without_our_removal_of_the_old_version(
+    tmp_path: Path,
+) -> None:
+    _bluegreen(tmp_path, 100, replicas=1, requests_per_release=13.0)
+    run_file = tmp_path / "compare-bluegreen-100-r1-s1.json"
+    run = json.loads(run_file.read_text())
+    run["requests"]["delete deployments"] = 100
+    run_file.write_text(json.dumps(run))
+    _argo(tmp_path, 100, per_release=12.5)
+    argo_file = tmp_path / "compare-argo-100.json"
+    argo = json.loads(argo_file.read_text())
+    argo["after_v2"]["v1_replicasets_still_scaled_up"] = 100
+    argo_file.write_text(json.dumps(argo))
+    text = scale_report.render(tmp_path)
+    assert "100 of Argo's v1 ReplicaSets were still scaled up" in text
+    assert "previous Deployment's delete (1.00 per release): without it, 12.00 per release" in text
