@@ -332,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=1, help="0: drawn from 1-3")
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument(
+        "--namespaces",
+        type=int,
+        default=10,
+        help="shards split by namespace: with few, the hash can hand one shard most of them",
+    )
+    parser.add_argument(
         "--trace", action="store_true", help="timing probes: where the time goes (1 shard)"
     )
     parser.add_argument(
@@ -352,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         args.results,
         count=args.releases,
         shards=args.shards,
+        namespaces=args.namespaces,
         replicas=spread,
         trace=trace,
         heap=args.trace_memory,
