@@ -77,9 +77,14 @@ async def _elect(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    api = await make_api_client(config.kubeconfig)
+
+    async def make_rest() -> KubeRest:
+        # Called on the election's own thread: the client belongs to its loop.
+        api = await make_api_client(config.kubeconfig)
+        return KubeRest(api, on_response=metrics.count_request)
+
     elector = LeaderElector(
-        KubeRest(api, on_response=metrics.count_request),
+        make_rest,
         config.leader_election_namespace,
         config.leader_election_id,
         _identity(),
@@ -89,10 +94,7 @@ async def _elect(
         shards=config.shards,
         index=config.shard_index,
     )
-    try:
-        return await elector.run(lead, stop, stop_kopf.set)
-    finally:
-        await api.close()
+    return await elector.run(lead, stop, stop_kopf.set)
 
 
 def _identity() -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,10 +78,28 @@ class Fence:
         self.agreed = not disagreeing
 
 
+RestFactory = Callable[[], Awaitable[KubeRest]]
+"""Makes the elector's client inside the election's own event loop (aiohttp
+sessions belong to the loop that made them)."""
+STOP_POLL_SECONDS = 0.1
+"""How often the election's thread looks whether it was asked to stop."""
+
+
 class LeaderElector:
+    """Acquire, renew and release the Lease, on a thread and event loop of their own.
+
+    The operator's event loop can be busy for seconds on end: a thousand
+    releases created at once each take a step, and a renewal queued behind that
+    work once missed its deadline on every shard of a benchmark within 11 s of
+    their start, so each leader stood down (and a standby taking over would have
+    met the same burst). On their own thread the attempts get the CPU every few
+    milliseconds however busy that loop is (the interpreter switches threads at
+    least every 5 ms), and their requests travel on a client of their own.
+    """
+
     def __init__(
         self,
-        rest: KubeRest,
+        make_rest: RestFactory,
         namespace: str,
         name: str,
         identity: str,
@@ -90,7 +109,14 @@ class LeaderElector:
         shards: int = 1,
         index: int = 0,
     ) -> None:
-        self.rest, self.identity, self.timings, self.fence = rest, identity, timings, fence
+        self.make_rest, self.identity, self.timings, self.fence = (
+            make_rest,
+            identity,
+            timings,
+            fence,
+        )
+        self.rest: KubeRest | None = None
+        """The election thread's client, made there."""
         self.namespace, self.group = namespace, name
         self.shards = shards
         self.name = lease_name(name, index, shards)
@@ -115,31 +141,73 @@ class LeaderElector:
         ``halt`` asks ``lead`` to stop; it is cancelled if it does not within
         ``HALT_GRACE_SECONDS`` (its writes are fenced already).
         """
-        while not await self._attempt():
-            if await _wait(stop, self.timings.retry_period):
-                return 0
-        log.info("leading as %s (Lease %s/%s)", self.identity, self.namespace, self.name)
-        self.on_change(True)
-        leader = asyncio.create_task(lead())
+        loop = asyncio.get_running_loop()
+        acquired, lost = asyncio.Event(), asyncio.Event()
+        done = threading.Event()
+        campaign = threading.Thread(
+            target=lambda: asyncio.run(self._campaign(loop, acquired, lost, done)),
+            name="leader-election",
+            daemon=True,
+        )
+        campaign.start()
+        leader: asyncio.Task[int] | None = None
         try:
-            while not leader.done():
-                await asyncio.wait({leader}, timeout=self.timings.retry_period)
-                if leader.done():
-                    break
-                if not await self._attempt() and not self.fence.holds:
-                    log.error("leadership lost: the Lease was not renewed in time; stopping")
-                    self.fence.revoke()
-                    return 1
-            code = leader.result()
-        finally:
-            self.on_change(False)
+            if not await _first(acquired, stop, lost):
+                return 1 if lost.is_set() else 0
+            log.info("leading as %s (Lease %s/%s)", self.identity, self.namespace, self.name)
+            self.on_change(True)
+            leader = asyncio.create_task(lead())
+            ended = asyncio.create_task(lost.wait())
+            await asyncio.wait({leader, ended}, return_when=asyncio.FIRST_COMPLETED)
+            ended.cancel()
             if not leader.done():
-                halt()
-                await asyncio.wait({leader}, timeout=HALT_GRACE_SECONDS)
-                leader.cancel()
-                await asyncio.gather(leader, return_exceptions=True)
-        await self._release()
-        return code
+                log.error("leadership lost: the Lease was not renewed in time; stopping")
+                self.fence.revoke()
+                return 1
+            return leader.result()
+        finally:
+            if leader is not None:
+                self.on_change(False)
+                if not leader.done():
+                    halt()
+                    await asyncio.wait({leader}, timeout=HALT_GRACE_SECONDS)
+                    leader.cancel()
+                    await asyncio.gather(leader, return_exceptions=True)
+            # The thread releases the Lease (if held) and ends; a leader that lost it
+            # has revoked the fence already, and the release then writes nothing.
+            done.set()
+            await asyncio.to_thread(campaign.join, self.timings.retry_period + 5)
+
+    async def _campaign(
+        self,
+        main: asyncio.AbstractEventLoop,
+        acquired: asyncio.Event,
+        lost: asyncio.Event,
+        done: threading.Event,
+    ) -> None:
+        """The election's own loop: an attempt every retry period until ``done``."""
+        leading = False
+        try:
+            self.rest = await self.make_rest()
+            while not done.is_set():
+                held = await self._attempt()
+                if held and not leading:
+                    leading = True
+                    main.call_soon_threadsafe(acquired.set)
+                elif leading and not held and not self.fence.holds:
+                    main.call_soon_threadsafe(lost.set)
+                    return
+                await _pause(done, self.timings.retry_period)
+            if leading:
+                await self._release()
+        except Exception:
+            # A bug (or no client) here must not leave a leader acting without renewals.
+            log.exception("leader election failed; stopping")
+            self.fence.revoke()
+            main.call_soon_threadsafe(lost.set)
+        finally:
+            if self.rest is not None:
+                await self.rest.api.close()
 
     async def _attempt(self) -> bool:
         """One acquire-or-renew; True when we hold the Lease afterwards."""
@@ -178,10 +246,11 @@ class LeaderElector:
 
     async def _group(self) -> dict[str, dict[str, Any]]:
         """Every Lease of this election, by name: the shards' and an unsharded one."""
+        rest = self._client()
         listed: list[dict[str, Any]] = []
         try:
             if not self.list_refused:
-                listed = await self.rest.list_items(
+                listed = await rest.list_items(
                     f"{LEASE_API}/namespaces/{self.namespace}/leases",
                     f"{LEASE_GROUP_LABEL}={self.group}",
                 )
@@ -198,12 +267,17 @@ class LeaderElector:
             # Lease before its first write. Read it by name.
             base = f"{LEASE_API}/namespaces/{self.namespace}/leases"
             for name in {self.name, self.group} - set(found):
-                lease = await self.rest.get(f"{base}/{name}")
+                lease = await rest.get(f"{base}/{name}")
                 if lease is not None:
                     found[name] = lease
         return {name: lease for name, lease in found.items() if in_group(name, self.group)}
 
+    def _client(self) -> KubeRest:
+        assert self.rest is not None, "the election thread makes its client first"
+        return self.rest
+
     async def _write(self, record: LeaseRecord) -> dict[str, Any] | None:
+        rest = self._client()
         meta: dict[str, Any] = {
             "name": self.name,
             "namespace": self.namespace,
@@ -213,12 +287,12 @@ class LeaderElector:
         if self.lease is None:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta}
             body["spec"] = record.to_spec()
-            return await self.rest.create(f"{LEASE_API}/namespaces/{self.namespace}/leases", body)
+            return await rest.create(f"{LEASE_API}/namespaces/{self.namespace}/leases", body)
         meta["resourceVersion"] = self.lease["metadata"]["resourceVersion"]
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta}
         body["spec"] = record.to_spec()
         try:
-            return await self.rest.request("PUT", self.path, body=body)
+            return await rest.request("PUT", self.path, body=body)
         except KubeError as err:
             if err.conflict:
                 return None
@@ -251,10 +325,18 @@ def _claim(lease: dict[str, Any]) -> ShardClaim:
     )
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` unless ``stop`` is set first; True when stopped."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
+async def _first(acquired: asyncio.Event, stop: asyncio.Event, failed: asyncio.Event) -> bool:
+    """Wait for the Lease, ``stop`` or a failed election; True when the Lease came first."""
+    waits = {asyncio.create_task(e.wait()) for e in (acquired, stop, failed)}
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()
+    return acquired.is_set() and not failed.is_set()
+
+
+async def _pause(done: threading.Event, seconds: float) -> None:
+    """Sleep ``seconds`` on the election's loop, or less once ``done`` is set."""
+    deadline = time.monotonic() + seconds
+    # ``done`` is set from the operator's thread, where this loop's Events can't be.
+    while not done.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(min(STOP_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
