@@ -2,7 +2,9 @@
 # Installs the Debian packages the scripts call, only when something is
 # missing (apt-get update is slow and usually not needed on a warm machine).
 # buildah, docker-registry and debootstrap: `make image` (no Docker engine;
-# bases assembled locally, pushed to a local registry).
+# bases assembled locally, pushed to a local registry). runc: buildah's RUN
+# steps need an OCI runtime, which Debian only recommends (and the install
+# below skips recommends).
 # prometheus: the tests' own Prometheus (static targets); the local cluster's
 # needs Kubernetes discovery, which Debian leaves out (hack/build-prometheus.sh).
 # chromium: the browser test of `kubectl bluegreen dashboard` (Playwright drives
@@ -14,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 for pair in make:make openssl:openssl curl:curl jq:jq flock:util-linux \
   python3:python3 git:git shellcheck:shellcheck \
-  buildah:buildah docker-registry:docker-registry debootstrap:debootstrap \
+  buildah:buildah runc:runc docker-registry:docker-registry debootstrap:debootstrap \
   prometheus:prometheus chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
