@@ -217,7 +217,9 @@ class LeaderElector:
         try:
             return await asyncio.wait_for(self._try(sent_at), timeout=budget)
         except (TimeoutError, KubeError) as err:
-            log.warning("lease %s/%s: %s", self.namespace, self.name, err or "timed out")
+            log.warning(
+                "lease %s/%s: %s", self.namespace, self.name, str(err) or "no answer in time"
+            )
             return False
 
     async def _try(self, sent_at: float) -> bool:
