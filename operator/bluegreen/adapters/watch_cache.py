@@ -78,8 +78,8 @@ class WatchCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rest, self.spec, self.on_change, self.keep = rest, spec, on_change, keep
-        self.clock = clock
         """``keep(namespace)``: False for namespaces another shard owns; never stored."""
+        self.clock = clock
         self.scopes = namespaces or ("",)
         self.objects: dict[Key, JSON] = {}
         """(namespace, name) -> the slimmed object."""
