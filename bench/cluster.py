@@ -263,6 +263,8 @@ class Sampler:
     sockets: list[tuple[float, int]] = field(default_factory=list)
     """Open sockets of the first process (the operator), once a second."""
     marks: list[tuple[float, str]] = field(default_factory=list)
+    _cpu_before: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the earlier processes of a name that was restarted (``replace``)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -283,7 +285,7 @@ class Sampler:
         tick = 0
         while not self._stop.is_set():
             row = {}
-            for name, pid in self.pids.items():
+            for name, pid in dict(self.pids).items():
                 got = rss_kib(pid)
                 if got is not None:
                     row[name] = got[0]
@@ -291,13 +293,26 @@ class Sampler:
             if tick % round(1 / self.interval) == 0:
                 first = next(iter(self.pids.values()))
                 self.sockets.append((time.monotonic(), open_sockets(first) or 0))
-                used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-                self.cpu.append(
-                    (time.monotonic(), {k: v for k, v in used.items() if v is not None})
-                )
+                used = {name: cpu_seconds(pid) for name, pid in dict(self.pids).items()}
+                before = self._cpu_before
+                totals = {k: v + before.get(k, 0.0) for k, v in used.items() if v is not None}
+                self.cpu.append((time.monotonic(), totals))
             tick += 1
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def replace(self, name: str, pid: int) -> None:
+        """``name`` runs as a new process now (restarted): its CPU seconds carry on from
+        the last sample of the old one (what the old one used after it is lost, under a
+        second's worth)."""
+        last = [row[name] for _, row in self.cpu if name in row]
+        self._cpu_before[name] = last[-1] if last else self._cpu_before.get(name, 0.0)
+        self.pids[name] = pid
+
+    def peak_kib(self, name: str) -> int | None:
+        """The highest RSS sampled for ``name``, across its restarts."""
+        seen = [row[name] for _, row in self.samples if name in row]
+        return max(seen) if seen else None
 
     def cpu_between(self, name: str, start: float, end: float) -> float | None:
         """CPU seconds ``name`` used between two instants (one-second resolution)."""

@@ -97,11 +97,24 @@ class OperatorProcess:
             "900",
             *flags,
         ]
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                args, env={**env, "PYTHONPATH": str(REPO)}, stdout=out, stderr=out, cwd=REPO
-            )
-        self.log = log
+        self.args, self.env, self.log = args, {**env, "PYTHONPATH": str(REPO)}, log
+        self.exits: list[tuple[float, int]] = []
+        """(monotonic time, exit code) of each time the process ended before ``stop``."""
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as out:
+            return subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out, cwd=REPO)
+
+    def restart_if_exited(self) -> bool:
+        """What a Deployment's pod would get: an operator that exited (a shard's leader
+        that could not renew its Lease stands down by exiting) is started again."""
+        code = self.process.poll()
+        if code is None:
+            return False
+        self.exits.append((time.monotonic(), code))
+        self.process = self._spawn()
+        return True
 
     @property
     def pid(self) -> int:
@@ -153,6 +166,7 @@ def run(
     pids = {f"operator-{i}": op.pid for i, op in enumerate(operators)}
     sampler = Sampler({**pids, **cluster_pids(env)})
     sampler.start()
+    supervisor = Supervisor.running(operators, sampler)
     custom = client.CustomObjectsApi(api)
     try:
         v1_started = time.monotonic()
@@ -168,9 +182,10 @@ def run(
         time.sleep(3)  # the audit log is written in batches
         ended_wall = datetime.now(UTC)
         load_at_end = _load_average()
-        peaks = {name: rss_kib(pid) for name, pid in pids.items()}
+        peaks = {name: _peak_kib(sampler, name) for name in pids}
         cpu = {who: sampler.cpu_between(who, started, ended) for who in sampler.pids}
     finally:
+        supervisor.stop()
         sampler.stop()
         events = recorder.snapshot()
         recorder.stop()
@@ -207,15 +222,57 @@ def run(
         "apiserver_cpu_s_per_release": round((cpu.get("kube-apiserver") or 0.0) / count, 4),
         "cpu_s": cpu,
         "operator_peak_rss_mib": {
-            name: round(peak[1] / 1024, 1) if peak else None for name, peak in peaks.items()
+            name: round(peak / 1024, 1) if peak else None for name, peak in peaks.items()
+        },
+        # Exits while measuring (seconds after v1 was sent, exit code); each was restarted.
+        "operator_exits": {
+            f"operator-{i}": [(round(t - v1_started, 1), code) for t, code in op.exits]
+            for i, op in enumerate(operators)
         },
         "writers_per_namespace": _writers(audit, started_wall, ended_wall) if shards > 1 else {},
         "targets": TARGETS,
         "load_average_at_start": load_at_start,
         "load_average_at_end": load_at_end,
-        # The traced pass keeps its rows: bench.scale_breakdown splits them with the trace.
+        # The traced pass keeps its rows: bench.scale_breakdown splits them with the trace
+        # (python -m bench.scale_breakdown <this file> <the trace>).
         **({"rows": rows} if trace is not None else {}),
     }
+
+
+class Supervisor:
+    """Restarts operators that exit, once a second, until stopped (a bounded run's life)."""
+
+    def __init__(self, operators: list[OperatorProcess], sampler: Sampler) -> None:
+        import threading
+
+        self.operators, self.sampler = operators, sampler
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
+
+    @classmethod
+    def running(cls, operators: list[OperatorProcess], sampler: Sampler) -> Supervisor:
+        supervisor = cls(operators, sampler)
+        supervisor._thread.start()
+        return supervisor
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for i, op in enumerate(self.operators):
+                if op.restart_if_exited():
+                    self.sampler.replace(f"operator-{i}", op.pid)
+
+
+def _peak_kib(sampler: Sampler, name: str) -> int | None:
+    """The process's own high-water mark, or the highest sample of an earlier process of
+    the same name when it was restarted."""
+    now = rss_kib(sampler.pids[name])
+    sampled = sampler.peak_kib(name)
+    candidates = [kib for kib in (now[1] if now else None, sampled) if kib]
+    return max(candidates) if candidates else None
 
 
 def _load_average() -> list[float]:
