@@ -233,6 +233,7 @@ printf 'total %s\n' "$((SECONDS - t_start))" >>"${tc}/build-times.txt"
   echo "BUILT=$(date -u +%FT%TZ)"
 } >"${tc}/.ready"
 "${bin}/kube-apiserver" --version >&2
-"${bin}/etcd" --version | head -1 >&2
+# sed, not head: head exits after one line and etcd, still writing, dies of SIGPIPE (pipefail).
+"${bin}/etcd" --version | sed -n 1p >&2
 "${bin}/terraform" version >&2
 log "ready: ${tc} ($((SECONDS - t_start))s)"

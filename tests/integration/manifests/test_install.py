@@ -12,6 +12,10 @@ than that.
 
 from __future__ import annotations
 
+import base64
+import ssl
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -59,6 +63,7 @@ def test_apply_k_installs_every_object(installed: Kubectl) -> None:
         ("namespace", SYSTEM_NAMESPACE),
         ("clusterrole", "bluegreen-operator"),
         ("clusterrolebinding", "bluegreen-operator"),
+        ("flowschema", "bluegreen-operator-leader-election"),
     ):
         assert installed.json("get", kind, name), f"{kind}/{name} missing"
     for kind, name in (
@@ -89,7 +94,7 @@ def test_apply_k_installs_every_object(installed: Kubectl) -> None:
     # docs/install.md's uninstall command resolves every object (dry run only:
     # other suites on the same cluster need the CRD).
     gone = installed.run("delete", "-k", str(MANIFESTS), "--dry-run=server")
-    assert gone.count("(server dry run)") == 12, gone
+    assert gone.count("(server dry run)") == 13, gone
 
 
 def test_operator_deployment_passes_admission(installed: Kubectl) -> None:
@@ -186,6 +191,48 @@ def test_token_kubeconfig_is_really_the_service_account(sa_env: dict[str, str]) 
     for line in rules.splitlines()[1:]:
         verbs = line[line.rfind("[") + 1 : line.rfind("]")].split()
         assert not line.startswith("*.") and "*" not in verbs, line
+
+
+def _priority_level_of(kubeconfig: Path, path: str) -> str:
+    """The UID of the API server's priority level that served a GET of ``path``, as
+    the response says (it does for refusals and 404s too: the request is classified
+    before it is authorized)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    tls = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
+    ask = urllib.request.Request(
+        cluster["server"] + path, headers={"Authorization": f"Bearer {user['token']}"}
+    )
+    try:
+        with urllib.request.urlopen(ask, context=tls, timeout=30) as answer:
+            headers = answer.headers
+    except urllib.error.HTTPError as refused:
+        headers = refused.headers
+    return str(headers.get("X-Kubernetes-PF-PriorityLevel-UID", ""))
+
+
+def test_lease_requests_are_in_the_leader_election_priority_level(
+    installed: Kubectl, sa_kubeconfig: Path
+) -> None:
+    """Renewals don't queue behind the operator's own release work (manifests/base/
+    flowschema.yaml): its Lease requests in its namespace go to the level of the
+    Kubernetes controllers' elections, and nothing else of it does."""
+    level = installed.json("get", "prioritylevelconfiguration", "leader-election")
+    elections = level["metadata"]["uid"]
+    leases = f"/apis/coordination.k8s.io/v1/namespaces/{SYSTEM_NAMESPACE}/leases"
+    assert _priority_level_of(sa_kubeconfig, f"{leases}/bluegreen-operator") == elections
+    assert _priority_level_of(sa_kubeconfig, leases) == elections
+    others = (
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler",
+        f"/apis/apps/v1/namespaces/{SYSTEM_NAMESPACE}/deployments",
+        "/apis/bluegreen.dev/v1alpha1/bluegreenreleases",
+    )
+    for path in others:
+        got = _priority_level_of(sa_kubeconfig, path)
+        assert got, f"no priority level reported for {path}"
+        assert got != elections, path
 
 
 def test_samples_are_valid_releases(installed: Kubectl) -> None:

@@ -66,6 +66,7 @@ def test_everything_is_there(built: list[dict[str, Any]]) -> None:
         ("Deployment", "bluegreen-operator"),
         ("Service", "bluegreen-operator-metrics"),
         ("PodDisruptionBudget", "bluegreen-operator"),
+        ("FlowSchema", "bluegreen-operator-leader-election"),
     }
     for obj in built:
         cluster_scoped = (
@@ -73,6 +74,7 @@ def test_everything_is_there(built: list[dict[str, Any]]) -> None:
             "Namespace",
             "ClusterRole",
             "ClusterRoleBinding",
+            "FlowSchema",
         )
         if obj["kind"] not in cluster_scoped:
             assert obj["metadata"]["namespace"] == SYSTEM_NAMESPACE, obj["metadata"]
