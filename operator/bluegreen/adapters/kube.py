@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,7 +57,12 @@ class Releases:
         return cached if cached is not None else await self.rest.get(self._path(namespace, name))
 
     async def patch_status(
-        self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str = ""
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str = "",
+        unless: asyncio.Event | None = None,
     ) -> str:
         """Merge-patch status; returns the resourceVersion the write produced.
 
@@ -66,12 +72,18 @@ class Releases:
         patch: dict[str, Any] = {"status": status}
         if resource_version:
             patch["metadata"] = {"resourceVersion": resource_version}
-        written = await self.rest.merge_patch(f"{self._path(namespace, name)}/status", patch)
+        written = await self.rest.merge_patch(
+            f"{self._path(namespace, name)}/status", patch, unless=unless
+        )
         _remember(self.cache, written)
         return str(written.get("metadata", {}).get("resourceVersion", ""))
 
     async def patch_status_as_read(
-        self, body: Mapping[str, Any], patch: Mapping[str, Any], attempts: int
+        self,
+        body: Mapping[str, Any],
+        patch: Mapping[str, Any],
+        attempts: int,
+        unless: asyncio.Event | None = None,
     ) -> str:
         """Write status only over the status it was decided from (``body``'s).
 
@@ -87,7 +99,7 @@ class Releases:
         version = str(meta.get("resourceVersion") or "")
         for _ in range(attempts):
             try:
-                return await self.patch_status(namespace, name, patch, version)
+                return await self.patch_status(namespace, name, patch, version, unless)
             except KubeError as err:
                 if not err.conflict:
                     raise

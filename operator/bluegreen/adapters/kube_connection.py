@@ -283,6 +283,7 @@ class ApiSession:
 
     def __init__(self, credentials: Credentials, connections: int, user_agent: str) -> None:
         self.credentials = credentials
+        self.connections = connections
         self.user_agent = user_agent
         """Told to the API server with every request: its audit log tells us apart by it."""
         self._connector = aiohttp.TCPConnector(

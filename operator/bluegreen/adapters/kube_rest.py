@@ -6,6 +6,7 @@ typed models. Every failure becomes one error type, ``KubeError``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import importlib.metadata
 import json
@@ -108,6 +109,10 @@ def _message(data: bytes, status: int) -> str:
     return str(payload)
 
 
+class SupersededError(Exception):
+    """A request dropped before it was sent: news its caller waited for made it moot."""
+
+
 class KubeRest:
     def __init__(
         self,
@@ -116,6 +121,9 @@ class KubeRest:
         on_response: Callable[[str, str, int], None] = lambda verb, resource, code: None,
     ) -> None:
         self.api = api
+        self._slots: asyncio.Semaphore | None = None
+        """As many as the session's connections: a request holding one is sent at once,
+        so one still waiting for a slot has not left the process (``unless``)."""
         self.may_write = may_write
         self.on_response = on_response
         """Told (verb, resource, HTTP code; 0 for a transport error) of every request."""
@@ -132,11 +140,16 @@ class KubeRest:
         body: Any = None,
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        unless: asyncio.Event | None = None,
     ) -> JSON:
+        """One request. ``unless``: once that event is set, a request still waiting for a
+        connection is dropped unsent (``SupersededError``); one already sent completes."""
         if method != "GET":
             self.check_writable()
         headers = {"Accept": "application/json", "Content-Type": content_type}
         data = b"" if body is None else json.dumps(body, default=_encode).encode()
+        slots = self._slots_of_session()
+        await _take(slots, unless)
         try:
             async with self.api.session.request(
                 method,
@@ -153,6 +166,8 @@ class KubeRest:
             # any other: the step is retried with backoff, nothing is recorded.
             self._count(method, path, 0)
             raise KubeError(0, f"transport error: {err!r}") from err
+        finally:
+            slots.release()
         self._count(method, path, status)
         if status == 401:
             self.api.credentials.expire_token()
@@ -160,6 +175,11 @@ class KubeRest:
             raise KubeError(status, _message(data, status))
         payload: JSON = json.loads(data) if data else {}
         return payload
+
+    def _slots_of_session(self) -> asyncio.Semaphore:
+        if self._slots is None:  # made on first use: it belongs to the running loop
+            self._slots = asyncio.Semaphore(self.api.connections)
+        return self._slots
 
     def _count(self, method: str, path: str, code: int, verb: str = "") -> None:
         self.on_response(verb or verb_of(method, path), resource_of(path), code)
@@ -219,13 +239,16 @@ class KubeRest:
                 return None
             raise
 
-    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JSON:
+    async def merge_patch(
+        self, path: str, patch: Mapping[str, Any], unless: asyncio.Event | None = None
+    ) -> JSON:
         return await self.request(
             "PATCH",
             path,
             body=dict(patch),
             query={"fieldManager": FIELD_MANAGER},
             content_type=MERGE_PATCH,
+            unless=unless,
         )
 
     async def json_patch(self, path: str, operations: list[dict[str, Any]]) -> JSON:
@@ -257,3 +280,38 @@ class KubeRest:
                 return False
             raise
         return True
+
+
+async def _take(slots: asyncio.Semaphore, unless: asyncio.Event | None) -> None:
+    """Take a slot; with ``unless``, give up having taken none once it is set first.
+
+    A free slot is taken at once even when ``unless`` is set: the request then
+    costs one round trip, and news that keeps coming can't starve it.
+    """
+    if unless is None or not slots.locked():
+        await slots.acquire()
+        return
+    if unless.is_set():
+        raise SupersededError
+    taking = asyncio.ensure_future(slots.acquire())
+    news = asyncio.ensure_future(unless.wait())
+    try:
+        await asyncio.wait({taking, news}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        _give_up(taking, slots)
+        raise
+    finally:
+        news.cancel()
+    if taking.done() and not taking.cancelled():
+        return
+    _give_up(taking, slots)
+    raise SupersededError
+
+
+def _give_up(taking: asyncio.Future[Any], slots: asyncio.Semaphore) -> None:
+    """Withdraw from the wait; a slot granted meanwhile goes back (the semaphore's own
+    acquire does the same when its waiter is cancelled after the grant)."""
+    if not taking.done():
+        taking.cancel()
+    elif not taking.cancelled():
+        slots.release()

@@ -118,6 +118,7 @@ async def configure(
             switch_timeout_seconds=config.switch_timeout_seconds,
         ),
         notify=notifier.notify,
+        news=lambda namespace, name: wakeups.signals.get((namespace, name)),
     )
     loops = ReleaseLoops(caches, reconciler, wakeups)
     caches.notify(wake_on_change(wakeups, reconciler.is_own_write, loops.changed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.adapters.kube import StatusChangedError
-from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
+from bluegreen.adapters.kube_rest import KubeError, NotLeadingError, SupersededError
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.api.enums import CheckKind, CheckPhase, CheckResult, EventType
 from bluegreen.api.timefmt import format_time
@@ -49,6 +50,8 @@ class ReconcilerSettings:
 
 Notify = Callable[[Mapping[str, Any], ReleaseStatus, ReleaseStatus], None]
 """Webhook notifications (``adapters.webhooks``): the body, the status before and after."""
+News = Callable[[str, str], asyncio.Event | None]
+"""A release's wake-up signal (namespace, name), set by watch events of it."""
 
 
 def utc_now() -> datetime:
@@ -66,11 +69,14 @@ class Reconciler:
         clock: Callable[[], datetime] = utc_now,
         decide: Decide = core_decide,
         notify: Notify | None = None,
+        news: News | None = None,
     ) -> None:
         self.kube, self.observer, self.executor, self.metrics = kube, observer, executor, metrics
         self.settings, self.clock, self.decide = settings, clock, decide
         self.notify: Notify = notify or (lambda body, before, after: None)
         """Told of every status write that was accepted; must not wait or raise."""
+        self.news: News = news or (lambda namespace, name: None)
+        """The release's wake-up signal: set when a watch brings news of it."""
         self.own_writes: dict[tuple[str, str], str] = {}
         """resourceVersion of our last status write per release: its watch event is no news."""
         self.refused_writes: dict[tuple[str, str], int] = {}
@@ -132,11 +138,23 @@ class Reconciler:
                 self.metrics.reconcile_errors.labels(namespace, name).inc()
                 await self._record_step_failure(body, stored, status, err)
                 raise
+            # A step that acted on nothing only records what it observed. While the API
+            # connections are all busy (a burst of releases) its write may wait seconds
+            # in the queue, and the release with it: the news that its candidate is
+            # available would wait too. Such a write is dropped unsent when news
+            # arrives first; the next step starts from the same stored status and
+            # records the newer observations with whatever it decides.
+            progress_only = not decision.actions and status.phase == stored.phase
+            news = self.news(namespace, name) if progress_only else None
             try:
-                await self._write_status(body, stored, status)
+                await self._write_status(body, stored, status, unless=news)
             except StatusChangedError as stale:
                 # Another writer moved the status: nothing of this step is recorded.
                 log.info("%s/%s: %s; observing again", namespace, name, stale)
+                continue
+            except SupersededError:
+                if news is not None:
+                    news.clear()  # taken in by the step that follows at once
                 continue
             self._record(namespace, name, stored, status, decision.switches)
             self.notify(body, stored, status)
@@ -145,7 +163,11 @@ class Reconciler:
         return 1.0
 
     async def _write_status(
-        self, body: Mapping[str, Any], stored: ReleaseStatus, status: ReleaseStatus
+        self,
+        body: Mapping[str, Any],
+        stored: ReleaseStatus,
+        status: ReleaseStatus,
+        unless: asyncio.Event | None = None,
     ) -> None:
         """Write what changed, bounded, as a merge patch with explicit nulls for removed keys.
 
@@ -162,7 +184,7 @@ class Reconciler:
         namespace, name = str(meta["namespace"]), str(meta["name"])
         try:
             version = await self.kube.releases.patch_status_as_read(
-                body, patch, STATUS_WRITE_ATTEMPTS
+                body, patch, STATUS_WRITE_ATTEMPTS, unless
             )
         except KubeError as err:
             if not status_rejection.is_refusal(err.status, err.message):

@@ -10,6 +10,7 @@ implementation needs the methods, not a base class.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,13 +37,23 @@ class ReleasesPort(Protocol):
     async def get(self, namespace: str, name: str) -> JSON | None: ...
 
     async def patch_status(
-        self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str = ""
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str = "",
+        unless: asyncio.Event | None = None,
     ) -> str: ...
 
     async def patch_status_as_read(
-        self, body: Mapping[str, Any], patch: Mapping[str, Any], attempts: int
+        self,
+        body: Mapping[str, Any],
+        patch: Mapping[str, Any],
+        attempts: int,
+        unless: asyncio.Event | None = None,
     ) -> str:
-        """Write over the status ``body`` holds; ``StatusChangedError`` if another moved it."""
+        """Write over the status ``body`` holds; ``StatusChangedError`` if another moved it;
+        ``SupersededError``, unsent, when ``unless`` is set while it waits to be sent."""
         ...
 
     async def clear_action(self, namespace: str, name: str, raw: str) -> None: ...

@@ -12,7 +12,7 @@ import asyncio
 
 from bluegreen.core.status import Phase
 
-from .world import Release, World, is_ready, make_spec
+from .world import Release, World, is_ready, make_spec, revision_of
 from .world_ports import Effects, WorldKube
 
 
@@ -58,3 +58,42 @@ def test_an_effect_no_action_asked_for_is_a_violation() -> None:
     assert world.violations == [
         "the executor patched the selector of shop, which no action asked for"
     ]
+
+
+def _rolling_out_v2(ready: int) -> tuple[Release, str]:
+    """v1 served, v2's candidate created with ``ready`` of its 3 replicas ready."""
+    release = Release(make_spec())
+    release.step()
+    release.spec = make_spec("shop:v2")
+    candidate = revision_of(release.spec)
+    release.world.ready_cap[candidate] = ready
+    release.step()
+    assert release.status.phase == Phase.DEPLOYING
+    return release, candidate
+
+
+def test_a_write_of_progress_only_gives_way_to_news_and_the_next_step_records_it() -> None:
+    release, candidate = _rolling_out_v2(ready=1)
+    release.world.ready_cap[candidate] = 2
+    news = asyncio.Event()
+    news.set()  # a watch event arrived while the write waited for a connection
+    result = release.step(news=news)
+    assert release.world.superseded_writes == 1
+    assert not news.is_set()  # taken in by the step that followed at once
+    assert result.iterations == 2  # the dropped write's step, then the one that recorded
+    preview = release.status.preview
+    assert preview is not None and preview.ready_replicas == 2
+    assert release.world.violations == []
+
+
+def test_a_step_that_acted_always_writes_its_status_whatever_the_news() -> None:
+    release, candidate = _rolling_out_v2(ready=1)
+    release.world.ready_cap[candidate] = 3
+    news = asyncio.Event()
+    news.set()
+    release.step(news=news)
+    # The switch acted (selector patched): its record is written, never dropped.
+    assert release.world.superseded_writes == 0
+    assert release.status.active is not None
+    assert release.status.active.revision == candidate
+    assert release.world.violations == []

@@ -269,6 +269,8 @@ class World:
     events: list[EmitEvent] = field(default_factory=list)
     applied: list[Applied] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    superseded_writes: int = 0
+    """Status writes dropped unsent because news arrived first."""
 
     # knobs the tests turn
     auto_ready: bool = True
@@ -809,6 +811,7 @@ def step(
     crash_at: tuple[int, int] | None = None,
     check: Callable[[World, Mapping[str, Any], ReleaseStatus, Decision, datetime], None]
     | None = None,
+    news: asyncio.Event | None = None,
 ) -> StepResult:
     """One wake-up of the real ``Reconciler`` and ``Executor`` over the world's ports.
 
@@ -818,7 +821,8 @@ def step(
     ``crash_at=(i, n)`` kills the operator in loop ``i`` before its ``n``-th
     effect (or before that loop's status write when it has fewer): what the
     loop did stands, its status is never written. ``check`` sees every
-    decision with the stored status it was made from.
+    decision with the stored status it was made from. ``news``: the release's
+    wake-up signal as the reconciler sees it (set: a watch brought news).
     """
     world.see_spec(raw_spec)
     try:
@@ -868,6 +872,7 @@ def step(
         ),
         clock=lambda: now,
         decide=audited_decide,
+        news=lambda namespace, name: news,
     )
     crashed = False
     try:

@@ -10,12 +10,14 @@ can kill the operator between any two of them (``KilledError``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.adapters.http_checks import HttpCheckOutcome
+from bluegreen.adapters.kube_rest import SupersededError
 from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core.actions import (
     Action,
@@ -125,14 +127,27 @@ class WorldReleases:
         return self.world.release_body()
 
     async def patch_status(
-        self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str = ""
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str = "",
+        unless: asyncio.Event | None = None,
     ) -> str:
         self.effects.status_write()
         return self.world.write_status(status)
 
     async def patch_status_as_read(
-        self, body: Mapping[str, Any], patch: Mapping[str, Any], attempts: int
+        self,
+        body: Mapping[str, Any],
+        patch: Mapping[str, Any],
+        attempts: int,
+        unless: asyncio.Event | None = None,
     ) -> str:
+        if unless is not None and unless.is_set():
+            # As when every connection is busy: the news comes before the write is sent.
+            self.world.superseded_writes += 1
+            raise SupersededError
         self.effects.status_write()
         return self.world.write_status(patch)
 
