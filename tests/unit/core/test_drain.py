@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bluegreen.core.actions import DeleteDeployment
@@ -79,3 +80,40 @@ def test_unrouted_revision_is_kept_until_the_drain_ends() -> None:
     assert early.requeue_after is not None and early.requeue_after <= 4
     late = decide(CTX, SPEC, status, observed, NOW + timedelta(seconds=6))
     assert [a.revision for a in late.actions if isinstance(a, DeleteDeployment)] == [BAD]
+
+
+def test_the_drain_counts_from_the_confirmation_when_endpointslices_were_late() -> None:
+    """The slices showed the rollback only after the drain counted from the patch had
+    ended: the pods stay for a whole drain from then, while kube-proxy catches up."""
+    patched = NOW - timedelta(seconds=8)
+    switching = replace(
+        draining_status(BAD, patched + timedelta(seconds=5)),
+        phase=Phase.SWITCHING,
+        active=ActiveRevision("aaa", "shop-aaa", "img", 1, 1, switched_at=_stamp(patched)),
+    )
+    confirmed = decide(CTX, SPEC, switching, world("aaa", {"aaa": 1}), NOW)
+    assert confirmed.status.phase == Phase.ROLLED_BACK
+    assert not [a for a in confirmed.actions if isinstance(a, DeleteDeployment)]
+    previous = confirmed.status.previous
+    assert previous is not None
+    assert previous.delete_after == _stamp(NOW + timedelta(seconds=5))
+    kept = decide(CTX, SPEC, confirmed.status, world("aaa", {"aaa": 1}), NOW + timedelta(seconds=4))
+    assert not [a for a in kept.actions if isinstance(a, DeleteDeployment)]
+    gone = decide(CTX, SPEC, confirmed.status, world("aaa", {"aaa": 1}), NOW + timedelta(seconds=6))
+    assert [a.revision for a in gone.actions if isinstance(a, DeleteDeployment)] == [BAD]
+
+
+def test_a_hold_longer_than_the_drain_keeps_its_own_end() -> None:
+    ends = NOW + timedelta(seconds=60)
+    switching = replace(
+        draining_status(BAD, ends),
+        phase=Phase.SWITCHING,
+        active=ActiveRevision("aaa", "shop-aaa", "img", 1, 1, switched_at=_stamp(NOW)),
+    )
+    confirmed = decide(CTX, SPEC, switching, world("aaa", {"aaa": 1}), NOW)
+    assert confirmed.status.previous is not None
+    assert confirmed.status.previous.delete_after == _stamp(ends)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

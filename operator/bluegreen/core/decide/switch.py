@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
@@ -101,16 +102,33 @@ def confirm_switch(view: ReleaseView, draft: Draft) -> bool:
         draft.switches.append(
             SwitchRecord(SwitchKind.CONFIRMED, active.revision, "", _release_seconds(status))
         )
+    _drain_from_now(view, draft)
     if rolled_back:
         draft.set(phase=Phase.ROLLED_BACK)
-    elif status.previous and not status.previous.draining:
+    elif draft.status.previous and not draft.status.previous.draining:
         draft.set(phase=Phase.HOLDING)
         # What the hold's first step will say anyway: one status write, not two.
-        draft.progress = ("Holding", holding_message(status.previous))
+        draft.progress = ("Holding", holding_message(draft.status.previous))
     else:
         draft.set(phase=Phase.COMPLETE)
     draft.continue_now = True
     return True
+
+
+def _drain_from_now(view: ReleaseView, draft: Draft) -> None:
+    """The revision traffic left keeps its pods for the drain from the confirmation on.
+
+    kube-proxy applies EndpointSlices a moment after they change, and they may
+    take longer than the drain to show a switch (an API server or etcd that just
+    restarted): counted from the patch, the drain could end as the slices
+    change, and the pods go while nodes still route to them.
+    """
+    previous = draft.status.previous
+    if previous is None:
+        return
+    drained = view.now + timedelta(seconds=view.ctx.drain_seconds)
+    if view.time(previous.delete_after) < drained:
+        draft.set(previous=replace(previous, delete_after=format_time(drained)))
 
 
 def _wait_or_undo(view: ReleaseView, draft: Draft, waiting: str) -> None:
