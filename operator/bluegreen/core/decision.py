@@ -43,6 +43,12 @@ class Decision:
     """Another step can run right after these actions (the loop is bounded)."""
     switches: tuple[SwitchRecord, ...] = ()
 
+    def only_observes(self, stored: ReleaseStatus) -> bool:
+        """Nothing acted on and the phase kept: the status it writes only records what
+        was observed, which the next step observes again. Such a write may give way to
+        news (``reconciler.loop``); one that records an action never does."""
+        return not self.actions and self.status.phase == stored.phase
+
 
 @dataclass
 class Draft:

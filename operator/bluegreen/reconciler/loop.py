@@ -144,8 +144,7 @@ class Reconciler:
             # available would wait too. Such a write is dropped unsent when news
             # arrives first; the next step starts from the same stored status and
             # records the newer observations with whatever it decides.
-            progress_only = not decision.actions and status.phase == stored.phase
-            news = self.news(namespace, name) if progress_only else None
+            news = self.news(namespace, name) if decision.only_observes(stored) else None
             try:
                 await self._write_status(body, stored, status, unless=news)
             except StatusChangedError as stale:
