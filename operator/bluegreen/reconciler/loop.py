@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,30 @@ Notify = Callable[[Mapping[str, Any], ReleaseStatus, ReleaseStatus], None]
 """Webhook notifications (``adapters.webhooks``): the body, the status before and after."""
 News = Callable[[str, str], asyncio.Event | None]
 """A release's wake-up signal (namespace, name), set by watch events of it."""
+
+
+def in_order(
+    actions: Sequence[act.Action],
+) -> Iterator[act.Action | list[act.RunHttpCheck | act.RunMetricCheck]]:
+    """The actions one by one, except that checks standing next to each other come
+    as one batch: they run together, so one slow check does not serialize the others.
+
+    A batch never crosses another action: a decision that supersedes a held
+    release runs the held revision's checks, repoints the preview Service, then
+    runs the candidate's smoke checks; run earlier, those would test the
+    revision the preview Service still selected and credit it to the candidate.
+    """
+    batch: list[act.RunHttpCheck | act.RunMetricCheck] = []
+    for action in actions:
+        if isinstance(action, _CHECKS):
+            batch.append(action)
+            continue
+        if batch:
+            yield batch
+            batch = []
+        yield action
+    if batch:
+        yield batch
 
 
 def utc_now() -> datetime:
@@ -121,15 +145,11 @@ class Reconciler:
             )
             status = decision.status
             try:
-                checks = [a for a in decision.actions if isinstance(a, _CHECKS)]
-                for action in decision.actions:
-                    if isinstance(action, _CHECKS):
-                        # The step's HTTP and metric checks run together where the first
-                        # stands: one slow check must not serialize the others.
-                        if action is checks[0]:
-                            status = await self.executor.run_checks(checks, body, status, now)
-                        continue
-                    status = await self.executor.run(action, body, status, now, started)
+                for batch in in_order(decision.actions):
+                    if isinstance(batch, list):
+                        status = await self.executor.run_checks(batch, body, status, now)
+                    else:
+                        status = await self.executor.run(batch, body, status, now, started)
             except StaleObservationError as stale:
                 # Nothing of this decision is recorded; the next step sees the change.
                 log.info("%s/%s: %s; observing again", namespace, name, stale)

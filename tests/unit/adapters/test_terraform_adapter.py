@@ -114,6 +114,7 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **cases: str) -> P
     body = "\n".join(f"  {label}) {code} ;;" for label, code in labels.items())
     script.write_text(
         f"""#!/bin/bash
+trap 'exit 130' INT  # set before the first log line: a test may interrupt from then on
 replay() {{
   for f in "{FIXTURES}/$1.jsonl" "{FIXTURES}/$1.json"; do [[ -f $f ]] && cat "$f"; done
   python3 -c 'import json,sys; sys.stderr.write(json.load(open(sys.argv[1]))["stderr"])' \
@@ -590,7 +591,10 @@ async def test_runs_are_bounded_overall_and_serialized_per_release(
 async def test_cancelling_a_run_interrupts_the_cli_and_cleans_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli = stand_in(tmp_path, monkeypatch, plan="sleep 30")
+    # Like Terraform, the plan stops on SIGINT at any instant: also one that comes
+    # before its `sleep` started, which a foreground `sleep` would outlive (bash runs
+    # a trap only after the command it waits for), then wait out the kill grace.
+    cli = stand_in(tmp_path, monkeypatch, plan="sleep 30 >/dev/null 2>&1 & wait $!")
     adapter = infra(tmp_path, terraform_bin=str(cli))
     task = asyncio.create_task(adapter.apply(inputs()))
     workdir = tmp_path / "work" / KEY

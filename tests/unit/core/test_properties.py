@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bluegreen.core.actions import PatchSelector
@@ -518,6 +518,22 @@ def test_crashes_alone_never_change_the_outcome(history: list[tuple[Any, ...]]) 
     assert_converged(run)
 
 
+SUPERSEDED_HOLD = [
+    (("step",), False),
+    (("human", "promote", True), False),
+    (("spec", 2), True),
+    (("human", "promote", True), False),
+    (("restart", 3), False),
+    (("spec", 1), False),
+    (("crash", 0, 3), False),
+    (("step",), False),
+]
+"""A regression example: a spec change during a hold, the first try crashed part-way.
+The retry's one decision runs the held revision's hold checks, moves the preview
+Service to the candidate, then its smoke checks; batched all at the first check,
+the smoke checks ran before the move and passed on the held revision."""
+
+
 @PROFILE
 @given(
     history=st.lists(st.tuples(rollout_ops, st.booleans()), min_size=10, max_size=40),
@@ -525,6 +541,7 @@ def test_crashes_alone_never_change_the_outcome(history: list[tuple[Any, ...]]) 
     jobs=st.booleans(),
     drain=st.sampled_from([0, 10]),
 )
+@example(history=SUPERSEDED_HOLD, auto=False, jobs=False, drain=0)
 def test_rollouts_of_a_live_service_keep_invariants_and_converge(
     history: list[tuple[tuple[Any, ...], bool]], auto: bool, jobs: bool, drain: int
 ) -> None:
