@@ -17,6 +17,11 @@ import aiohttp
 
 from bluegreen.adapters.api_paths import resource_of, verb_of
 from bluegreen.adapters.kube_connection import ApiSession, shared_credentials
+from bluegreen.adapters.request_slots import (
+    RequestSlots,
+    priority_of,
+    take,
+)
 from bluegreen.api.v1alpha1 import FIELD_MANAGER
 
 
@@ -109,10 +114,6 @@ def _message(data: bytes, status: int) -> str:
     return str(payload)
 
 
-class SupersededError(Exception):
-    """A request dropped before it was sent: news its caller waited for made it moot."""
-
-
 class KubeRest:
     def __init__(
         self,
@@ -121,7 +122,7 @@ class KubeRest:
         on_response: Callable[[str, str, int], None] = lambda verb, resource, code: None,
     ) -> None:
         self.api = api
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: RequestSlots | None = None
         """As many as the session's connections: a request holding one is sent at once,
         so one still waiting for a slot has not left the process (``unless``)."""
         self.may_write = may_write
@@ -149,7 +150,7 @@ class KubeRest:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         data = b"" if body is None else json.dumps(body, default=_encode).encode()
         slots = self._slots_of_session()
-        await _take(slots, unless)
+        await take(slots, unless, priority_of(method, path))
         try:
             async with self.api.session.request(
                 method,
@@ -176,9 +177,9 @@ class KubeRest:
         payload: JSON = json.loads(data) if data else {}
         return payload
 
-    def _slots_of_session(self) -> asyncio.Semaphore:
-        if self._slots is None:  # made on first use: it belongs to the running loop
-            self._slots = asyncio.Semaphore(self.api.connections)
+    def _slots_of_session(self) -> RequestSlots:
+        if self._slots is None:
+            self._slots = RequestSlots(self.api.connections)
         return self._slots
 
     def _count(self, method: str, path: str, code: int, verb: str = "") -> None:
@@ -280,38 +281,3 @@ class KubeRest:
                 return False
             raise
         return True
-
-
-async def _take(slots: asyncio.Semaphore, unless: asyncio.Event | None) -> None:
-    """Take a slot; with ``unless``, give up having taken none once it is set first.
-
-    A free slot is taken at once even when ``unless`` is set: the request then
-    costs one round trip, and news that keeps coming can't starve it.
-    """
-    if unless is None or not slots.locked():
-        await slots.acquire()
-        return
-    if unless.is_set():
-        raise SupersededError
-    taking = asyncio.ensure_future(slots.acquire())
-    news = asyncio.ensure_future(unless.wait())
-    try:
-        await asyncio.wait({taking, news}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        _give_up(taking, slots)
-        raise
-    finally:
-        news.cancel()
-    if taking.done() and not taking.cancelled():
-        return
-    _give_up(taking, slots)
-    raise SupersededError
-
-
-def _give_up(taking: asyncio.Future[Any], slots: asyncio.Semaphore) -> None:
-    """Withdraw from the wait; a slot granted meanwhile goes back (the semaphore's own
-    acquire does the same when its waiter is cancelled after the grant)."""
-    if not taking.done():
-        taking.cancel()
-    elif not taking.cancelled():
-        slots.release()

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.adapters.kube import StatusChangedError
-from bluegreen.adapters.kube_rest import KubeError, NotLeadingError, SupersededError
+from bluegreen.adapters.kube_rest import KubeError, NotLeadingError
 from bluegreen.adapters.metrics import Metrics
+from bluegreen.adapters.request_slots import SupersededError
 from bluegreen.api.enums import CheckKind, CheckPhase, CheckResult, EventType
 from bluegreen.api.timefmt import format_time
 from bluegreen.core import actions as act

@@ -1,6 +1,7 @@
-"""A request waits for one of its session's connections; with ``unless`` it can give up.
+"""A request waits for one of its session's connections, by priority; with ``unless``
+it can give up.
 
-``_take`` is what ``KubeRest.request`` awaits before it sends: a request that
+``take`` is what ``KubeRest.request`` awaits before it sends: a request that
 gave up has taken no slot and sent nothing.
 """
 
@@ -10,15 +11,21 @@ import asyncio
 
 import pytest
 
-from bluegreen.adapters.kube_rest import SupersededError, _take
+from bluegreen.adapters.request_slots import (
+    Priority,
+    RequestSlots,
+    SupersededError,
+    priority_of,
+    take,
+)
 
 
 def test_news_while_every_slot_is_busy_drops_the_request_unsent() -> None:
     async def scenario() -> None:
-        slots = asyncio.Semaphore(1)
+        slots = RequestSlots(1)
         await slots.acquire()  # the one connection is busy
         news = asyncio.Event()
-        waiting = asyncio.ensure_future(_take(slots, news))
+        waiting = asyncio.ensure_future(take(slots, news))
         await asyncio.sleep(0)
         assert not waiting.done()
         news.set()
@@ -33,22 +40,22 @@ def test_news_while_every_slot_is_busy_drops_the_request_unsent() -> None:
 
 def test_news_already_there_drops_a_request_that_would_wait() -> None:
     async def scenario() -> None:
-        slots = asyncio.Semaphore(1)
+        slots = RequestSlots(1)
         await slots.acquire()
         news = asyncio.Event()
         news.set()
         with pytest.raises(SupersededError):
-            await _take(slots, news)
+            await take(slots, news)
 
     asyncio.run(scenario())
 
 
 def test_a_free_slot_is_taken_even_with_news() -> None:
     async def scenario() -> None:
-        slots = asyncio.Semaphore(1)
+        slots = RequestSlots(1)
         news = asyncio.Event()
         news.set()
-        await _take(slots, news)  # no wait: sent at once, news can't starve it
+        await take(slots, news)  # no wait: sent at once, news can't starve it
         assert slots.locked()
 
     asyncio.run(scenario())
@@ -56,10 +63,10 @@ def test_a_free_slot_is_taken_even_with_news() -> None:
 
 def test_a_slot_freed_before_any_news_is_kept_and_the_request_goes_out() -> None:
     async def scenario() -> None:
-        slots = asyncio.Semaphore(1)
+        slots = RequestSlots(1)
         await slots.acquire()
         news = asyncio.Event()
-        waiting = asyncio.ensure_future(_take(slots, news))
+        waiting = asyncio.ensure_future(take(slots, news))
         await asyncio.sleep(0)
         slots.release()
         await waiting
@@ -73,9 +80,9 @@ def test_a_slot_freed_before_any_news_is_kept_and_the_request_goes_out() -> None
 
 def test_a_caller_cancelled_while_waiting_keeps_no_slot() -> None:
     async def scenario() -> None:
-        slots = asyncio.Semaphore(1)
+        slots = RequestSlots(1)
         await slots.acquire()
-        waiting = asyncio.ensure_future(_take(slots, asyncio.Event()))
+        waiting = asyncio.ensure_future(take(slots, asyncio.Event()))
         await asyncio.sleep(0)
         slots.release()  # granted to the waiter ...
         waiting.cancel()  # ... which is cancelled before it runs again
@@ -84,3 +91,77 @@ def test_a_caller_cancelled_while_waiting_keeps_no_slot() -> None:
         assert not slots.locked()
 
     asyncio.run(scenario())
+
+
+def test_waiting_requests_are_served_by_priority_then_in_turn() -> None:
+    async def scenario() -> None:
+        slots = RequestSlots(1)
+        await slots.acquire()
+        served: list[str] = []
+
+        async def request(label: str, priority: Priority) -> None:
+            await slots.acquire(priority)
+            served.append(label)
+            slots.release()
+
+        queued = [
+            ("event", Priority.BEST_EFFORT),
+            ("create 1", Priority.WORK),
+            ("status 1", Priority.PROGRESS),
+            ("create 2", Priority.WORK),
+            ("status 2", Priority.PROGRESS),
+        ]
+        tasks = [asyncio.ensure_future(request(*q)) for q in queued]
+        await asyncio.sleep(0)
+        assert served == []  # all wait for the one busy slot
+        slots.release()
+        await asyncio.gather(*tasks)
+        assert served == ["status 1", "status 2", "create 1", "create 2", "event"]
+        assert not slots.locked()
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_waiter_is_skipped_and_keeps_nothing() -> None:
+    async def scenario() -> None:
+        slots = RequestSlots(1)
+        await slots.acquire()
+        first = asyncio.ensure_future(slots.acquire(Priority.PROGRESS))
+        second = asyncio.ensure_future(slots.acquire(Priority.WORK))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.sleep(0)
+        slots.release()
+        await second  # the slot went past the cancelled waiter
+        assert slots.locked()
+        slots.release()
+        assert not slots.locked()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "priority"),
+    [
+        (
+            "PATCH",
+            "/apis/bluegreen.dev/v1alpha1/namespaces/a/bluegreenreleases/r/status",
+            Priority.PROGRESS,
+        ),
+        (
+            "PUT",
+            "/apis/bluegreen.dev/v1alpha1/namespaces/a/bluegreenreleases/r/status",
+            Priority.PROGRESS,
+        ),
+        (
+            "GET",
+            "/apis/bluegreen.dev/v1alpha1/namespaces/a/bluegreenreleases/r/status",
+            Priority.WORK,
+        ),
+        ("POST", "/apis/apps/v1/namespaces/a/deployments", Priority.WORK),
+        ("PATCH", "/api/v1/namespaces/a/services/shop", Priority.WORK),
+        ("POST", "/api/v1/namespaces/a/events", Priority.BEST_EFFORT),
+    ],
+)
+def test_status_writes_go_first_and_events_last(method: str, path: str, priority: Priority) -> None:
+    assert priority_of(method, path) == priority

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.adapters.http_checks import HttpCheckOutcome
-from bluegreen.adapters.kube_rest import SupersededError
+from bluegreen.adapters.request_slots import SupersededError
 from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, REVISION_LABEL, TEMPLATE_REVISION_ANNOTATION
 from bluegreen.core.actions import (
     Action,
