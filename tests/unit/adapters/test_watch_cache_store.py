@@ -3,7 +3,10 @@ and objects are slimmed to what the observer reads."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import pytest
 
 from bluegreen.adapters.caches import (
     DEPLOYMENTS,
@@ -15,7 +18,7 @@ from bluegreen.adapters.caches import (
     slim_release,
 )
 from bluegreen.adapters.kube_rest import KubeRest
-from bluegreen.adapters.watch_cache import WatchCache, is_newer
+from bluegreen.adapters.watch_cache import CacheSet, WatchCache, is_newer
 from bluegreen.api.v1alpha1 import RELEASE_LABEL
 
 
@@ -144,3 +147,27 @@ def test_a_copy_stands_for_a_read_only_while_it_is_young() -> None:
     assert store._remove(slim_deployment(obj("a", "4")))
     assert store.recent("ns", "a", max_age=1.0) is None  # gone: nothing stands for it
     assert store.arrived == {}
+
+
+def test_waiting_for_synced_caches_gives_the_loop_no_turn() -> None:
+    # Every step awaits this first: with a thousand releases each loop turn can last
+    # long, so a step whose caches are synced must go on without yielding.
+    caches = CacheSet([cache(), cache()])
+    for each in caches.caches:
+        each.synced.set()
+    step = caches.wait_synced()
+    with pytest.raises(StopIteration):
+        step.send(None)  # finished on its first run, never suspended
+
+
+def test_waiting_for_an_unsynced_cache_waits_for_it() -> None:
+    async def scenario() -> None:
+        synced, pending = cache(), cache()
+        synced.synced.set()
+        waiting = asyncio.ensure_future(CacheSet([synced, pending]).wait_synced())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        pending.synced.set()
+        await waiting
+
+    asyncio.run(scenario())
