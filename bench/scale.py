@@ -189,14 +189,7 @@ def run(
         sampler.stop()
         events = recorder.snapshot()
         recorder.stop()
-        for space in spaces:
-            k.run("delete", "bgr", "--all", "-n", space, "--wait=false", check=False)
-        _wait_gone(k, spaces)
-        for op in operators:
-            op.stop()
-        for space in [*spaces, election]:
-            k.run("delete", "namespace", space, "--wait=false", check=False)
-        nodes.delete()
+        _tear_down(k, spaces, election, operators, nodes)
     rows = [analyse(change, events) for change in changes]
     audit = Path(env["BLUEGREEN_CLUSTER_DIR"]) / "audit.log"
     requests = _requests(audit, set(spaces), started_wall, ended_wall)
@@ -450,6 +443,39 @@ def _wait_gone(k: Kubectl, spaces: list[str], timeout: float = 600) -> None:
     while time.monotonic() < deadline:
         left = sum(len(k.json("get", "bgr", "-n", space).get("items") or []) for space in spaces)
         if not left:
+            return
+        time.sleep(2)
+
+
+def _tear_down(
+    k: Kubectl,
+    spaces: list[str],
+    election: str,
+    operators: list[OperatorProcess],
+    nodes: CompareNodes,
+) -> None:
+    """Releases first, while the operators still run their finalizers; then the
+    namespaces, waited for: their pods go while their KWOK nodes still answer for
+    them (deleted with the nodes first, they would wait for the pod GC, and a run
+    started meanwhile would share the cluster with thousands of terminating objects)."""
+    for space in spaces:
+        k.run("delete", "bgr", "--all", "-n", space, "--wait=false", check=False)
+    _wait_gone(k, spaces)
+    for op in operators:
+        op.stop()
+    for space in [*spaces, election]:
+        k.run("delete", "namespace", space, "--wait=false", check=False)
+    _wait_namespaces_gone(k, [*spaces, election])
+    nodes.delete()
+
+
+def _wait_namespaces_gone(k: Kubectl, spaces: list[str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = {
+            item["metadata"]["name"] for item in k.json("get", "namespaces").get("items") or []
+        }
+        if not names & set(spaces):
             return
         time.sleep(2)
 
