@@ -146,6 +146,9 @@ def run(
     # Before the bench's own work: how busy others kept the machine's cores.
     load_at_start = _load_average()
     k = Kubectl(env)
+    # The cluster `make cluster` starts has no CRD of ours until something installs it.
+    k.run("apply", "-f", str(REPO / "crds"))
+    k.run("wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
     tag = uuid.uuid4().hex[:5]
     spaces = [f"bench-scale-{tag}-{n}" for n in range(namespaces)]
     election = f"bench-scale-{tag}-system"
