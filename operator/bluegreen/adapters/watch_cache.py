@@ -300,12 +300,12 @@ class CacheSet:
 
     async def wait_synced(self) -> None:
         # Awaited at the start of every step: once synced it returns without giving
-        # the loop a turn. A gather would start a task per cache and resume the step
-        # only a few loop turns later, each turn as long as the loop is busy (with a
-        # thousand releases, seconds at the tail of candidate Available -> switch).
+        # the loop a turn (a set Event's wait does not suspend). A gather would start
+        # a task per cache and resume the step only a few loop turns later, each turn
+        # as long as the loop is busy (with a thousand releases, seconds at the tail
+        # of candidate Available -> switch).
         for cache in self.caches:
-            if not cache.synced.is_set():
-                await cache.synced.wait()
+            await cache.synced.wait()
 
     async def stop(self) -> None:
         for task in self._tasks:
