@@ -118,6 +118,7 @@ class Releases:
         so such values would never be cleared.
         """
         current = await self.get(namespace, name, fresh=True)
+        _remember(self.cache, current)
         meta = (current or {}).get("metadata") or {}
         if (meta.get("annotations") or {}).get(ACTION_ANNOTATION) != raw:
             return  # gone, or a newer action replaced it (it will be consumed next)
@@ -127,16 +128,21 @@ class Releases:
             {"op": "remove", "path": f"/metadata/annotations/{key}"},
         ]
         try:
-            await self.rest.json_patch(self._path(namespace, name), operations)
+            written = await self.rest.json_patch(self._path(namespace, name), operations)
         except KubeError as err:
             # 409/422: changed since the read (the next step looks again); 404: gone.
             if err.status not in (404, 409, 422):
                 raise
+            return
+        # The next step reads the cache: with the annotation still there it would
+        # clear it again, or (a record that no longer matches) consume it again.
+        _remember(self.cache, written)
 
     async def set_finalizers(self, namespace: str, name: str, finalizers: list[str]) -> None:
-        await self.rest.merge_patch(
+        written = await self.rest.merge_patch(
             self._path(namespace, name), {"metadata": {"finalizers": finalizers}}
         )
+        _remember(self.cache, written)
 
 
 class Deployments:

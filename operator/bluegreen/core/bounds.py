@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import replace
 
+from bluegreen.core.human_actions import record_of
 from bluegreen.core.status import (
     HISTORY_LIMIT,
     CheckStatus,
@@ -135,7 +136,8 @@ def _truncate_text(status: ReleaseStatus, cap: int) -> ReleaseStatus:
     if last_action is not None:
         last_action = replace(
             last_action,
-            raw=truncate(last_action.raw, cap),
+            # Never cut further: the record must keep matching its annotation.
+            raw=record_of(last_action.raw),
             result=truncate(last_action.result, cap),
             action=truncate(last_action.action, cap),
         )

@@ -7,6 +7,7 @@ keeps importing them from core.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from bluegreen.api.human_actions import (
@@ -29,7 +30,27 @@ __all__ = [
     "extended_deadline",
     "hold_extension_seconds",
     "parse_action",
+    "record_of",
 ]
+
+RECORD_CHARS = MAX_ACTION_CHARS
+"""Values up to this long are recorded verbatim: every value ``parse_action`` reads."""
+_RECORD_PREFIX_CHARS = 48
+
+
+def record_of(raw: str) -> str:
+    """How ``status.lastAction.raw`` records the annotation's value ``raw``.
+
+    Verbatim when short; a longer value as its start, its length and a digest.
+    The record must identify the value it stands for exactly and stay small at
+    any status size: a record that no longer matches its annotation would make
+    every step consume the same action again. Idempotent, so records bounded
+    again (``bound_status``) stay the same.
+    """
+    if len(raw) <= RECORD_CHARS:
+        return raw
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{raw[:_RECORD_PREFIX_CHARS]} ...[{len(raw)} chars, sha256 {digest}]"
 
 
 def extended_deadline(current: datetime, seconds: int, now: datetime) -> datetime | None:

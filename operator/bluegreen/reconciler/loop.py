@@ -212,11 +212,6 @@ class Reconciler:
             await self._record_refusal(body, err)
             return
         self.own_writes[(namespace, name)] = version
-        recorded, full = bounded.last_action, status.last_action
-        if recorded and full and recorded.raw != full.raw:
-            # A value too long to store verbatim can never match its record again,
-            # so decide() would consume it over and over: clear it now it is recorded.
-            await self.kube.releases.clear_action(namespace, name, full.raw)
 
     async def _record_step_failure(
         self, body: Mapping[str, Any], stored: ReleaseStatus, status: ReleaseStatus, err: KubeError

@@ -15,9 +15,10 @@ from bluegreen.adapters import watch_cache
 from bluegreen.adapters.caches import Caches
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.api.v1alpha1 import ACTION_ANNOTATION, FINALIZER
 from bluegreen.core import names
 from tests.conftest import Cluster
-from tests.integration.harness import Kubectl
+from tests.integration.harness import Kubectl, release
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 
@@ -184,6 +185,26 @@ async def test_our_own_writes_are_seen_at_once(
     )
     current = caches.deployments.get(namespace, "mine")
     assert current is not None and current["spec"]["replicas"] == 2
+
+
+async def test_our_writes_to_a_release_are_seen_at_once(
+    watched: tuple[Caches, Kube, Recorder], k: Kubectl, namespace: str
+) -> None:
+    """Clearing a consumed action and setting finalizers: the next step reads the
+    cache, and an annotation still there would be acted on again."""
+    caches, kube, _ = watched
+    body = release("shop", "v1", "http://127.0.0.1:1/", "V1")
+    body["metadata"] |= {"namespace": namespace, "annotations": {ACTION_ANNOTATION: "promote@n1"}}
+    k.apply(body)
+    await until("the release", lambda: caches.releases.get(namespace, "shop") is not None)
+    await kube.releases.clear_action(namespace, "shop", "promote@n1")
+    cached = caches.releases.get(namespace, "shop")
+    assert cached is not None
+    assert ACTION_ANNOTATION not in (cached["metadata"].get("annotations") or {})
+    await kube.releases.set_finalizers(namespace, "shop", [FINALIZER])
+    cached = caches.releases.get(namespace, "shop")
+    assert cached is not None and cached["metadata"].get("finalizers") == [FINALIZER]
+    await kube.releases.set_finalizers(namespace, "shop", [])
 
 
 async def test_a_list_larger_than_a_page_is_read_in_pages(

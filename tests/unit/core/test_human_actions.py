@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bluegreen.core.actions import ClearActionAnnotation, EmitEvent
+from bluegreen.core.bounds import bound_status
+from bluegreen.core.conditions import TRUE
 from bluegreen.core.decide import decide
 from bluegreen.core.human_actions import (
     MAX_ACTION_CHARS,
@@ -19,9 +21,10 @@ from bluegreen.core.human_actions import (
     extended_deadline,
     hold_extension_seconds,
     parse_action,
+    record_of,
 )
 from bluegreen.core.spec import MAX_HOLD_SECONDS
-from bluegreen.core.status import Phase
+from bluegreen.core.status import Condition, HistoryEntry, Phase
 from bluegreen.core.timefmt import parse_time
 
 from .world import T0, Release, http_check, job_check, make_spec
@@ -235,10 +238,10 @@ def test_decide_never_raises_on_any_annotation(phase: str, raw: str) -> None:
     if not raw:
         return
     recorded = decision.status.last_action
-    if release.status.last_action and release.status.last_action.raw == raw:
+    if release.status.last_action and release.status.last_action.raw == record_of(raw):
         assert ClearActionAnnotation(raw) in decision.actions
         return
-    assert recorded is not None and recorded.raw == raw, "every value is consumed and recorded"
+    assert recorded is not None and recorded.raw == record_of(raw), "consumed and recorded"
     parsed = parse_action(raw)
     if phase == "InvalidSpec" or parsed is None or argument_problem(parsed.verb, parsed.argument):
         assert recorded.result.startswith("Rejected")
@@ -258,3 +261,44 @@ def test_an_action_on_an_invalid_spec_is_refused_and_cleared() -> None:
     assert release.status.last_action.result.startswith("Rejected: the spec is invalid")
     assert release.world.annotation is None, "consumed, so a fixed spec does not act on it"
     assert release.status.phase == Phase.FAILED
+
+
+def test_records_are_short_exact_and_stable() -> None:
+    assert record_of("promote@n1") == "promote@n1"
+    long_a, long_b = "x" * 300 + "a", "x" * 300 + "b"
+    assert record_of(long_a) != record_of(long_b), "values sharing a long start differ"
+    assert len(record_of("٣" * 1_000_000)) < 128
+    for raw in (long_a, "<&>\u202e" * 70_000):
+        assert record_of(record_of(raw)) == record_of(raw), "a record bounded again is the same"
+
+
+def _padded(status_junk: int) -> Any:
+    """Free text that makes the status shrink its caps: none, to 256 chars, to the last resort."""
+    junk = "<" * status_junk
+    return lambda status: dataclasses.replace(
+        status,
+        conditions=status.conditions
+        + tuple(Condition(f"Junk{i}", TRUE, "Why", junk) for i in range(10)),
+        history=status.history
+        + tuple(HistoryEntry(f"r{i}", junk, "t", "t", "x") for i in range(20)),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=ANNOTATIONS.filter(bool), status_junk=st.sampled_from([0, 600, 5_000]))
+def test_a_consumed_value_is_cleared_not_consumed_again_once_stored(
+    raw: str, status_junk: int
+) -> None:
+    """The stored (bounded) record of any value still matches it: the next step
+    clears the annotation instead of acting on it and announcing it again."""
+    release = holding()
+    world = release.world
+    observed = dataclasses.replace(world.observe(), action=raw)
+    first = decide(world.ctx(), release.spec, release.status, observed, release.now)
+    assert first.status.last_action is not None
+    stored = bound_status(_padded(status_junk)(first.status))
+    again = decide(world.ctx(), release.spec, stored, observed, release.now)
+    assert ClearActionAnnotation(raw) in again.actions
+    assert not any(
+        isinstance(a, EmitEvent) and a.reason == "ActionConsumed" for a in again.actions
+    ), "consumed and announced once"

@@ -20,6 +20,7 @@ from bluegreen.core.human_actions import (
     extended_deadline,
     hold_extension_seconds,
     parse_action,
+    record_of,
 )
 from bluegreen.core.status import LastAction
 from bluegreen.core.timefmt import format_time
@@ -58,7 +59,7 @@ def refuse_action(draft: Draft, raw: str | None, stamp: str, why: str) -> None:
 def _clear_if_recorded(draft: Draft, raw: str) -> bool:
     """Clear an annotation whose action status already records. True when it did."""
     last = draft.status.last_action
-    if last is None or last.raw != raw:
+    if last is None or last.raw != record_of(raw):
         return False
     draft.act(ClearActionAnnotation(raw))
     return True
@@ -69,7 +70,9 @@ def _record(
 ) -> None:
     text = result.text
     draft.set(
-        last_action=LastAction(action=verb, raw=raw, time=stamp, result=text, revision=revision)
+        last_action=LastAction(
+            action=verb, raw=record_of(raw), time=stamp, result=text, revision=revision
+        )
     )
     draft.event(
         "ActionConsumed", f"{verb}: {text}", warning=result.outcome is ActionOutcome.REJECTED
