@@ -96,6 +96,10 @@ class Observed:
     """Ready endpoints of the stable Service per revision (from EndpointSlices)."""
     stable_unknown_endpoints: int = 0
     """Ready endpoints whose pod is not one of this release's revisions."""
+    preview_endpoints: Mapping[str, int] = field(default_factory=dict)
+    """Ready endpoints of the preview Service per revision: where smoke checks land."""
+    preview_unknown_endpoints: int = 0
+    """Ready endpoints of the preview Service whose pod is none of this release's."""
     jobs: Mapping[str, JobState] = field(default_factory=dict)
     """Check Jobs of this release, keyed by Job name."""
     action: str | None = None

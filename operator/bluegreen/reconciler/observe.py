@@ -71,6 +71,10 @@ class CacheObserver:
         stable = await self._service(namespace, stable_name)
         preview = await self._service(namespace, preview_name)
         endpoints, unknown = await self._endpoints(namespace, stable_name, body, mine)
+        preview_endpoints, preview_unknown = count_ready_endpoints(
+            self.caches.endpoint_slices.indexed(namespace, preview_name) if preview_name else [],
+            mine,
+        )
         jobs = self.caches.jobs.indexed(namespace, release)
         annotations = meta.get("annotations") or {}
         return Observed(
@@ -80,6 +84,8 @@ class CacheObserver:
             preview=_service(preview_name, preview, release),
             stable_endpoints=endpoints,
             stable_unknown_endpoints=unknown,
+            preview_endpoints=preview_endpoints,
+            preview_unknown_endpoints=preview_unknown,
             jobs=_jobs([j for j in jobs if _controlled(j, uid)]),
             action=annotations.get(ACTION_ANNOTATION) or None,
             deleting=bool(meta.get("deletionTimestamp")),

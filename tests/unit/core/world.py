@@ -307,6 +307,10 @@ class World:
     """(point, hook, revision) of every hook Job created, in order."""
     ever_served: bool = False
     _endpoints: dict[str, int] = field(default_factory=dict)
+    _preview_endpoints: dict[str, int] = field(default_factory=dict)
+    _routed: dict[str, str | None] = field(default_factory=dict)
+    """Service name -> the revision its traffic reaches as of the last EndpointSlice
+    sync: kube-proxy follows a selector only once the slices do."""
     _last_spec: str | None = None
 
     # the release object itself, as the reconciler reads and writes it
@@ -420,28 +424,32 @@ class World:
     def stable_revision(self) -> str | None:
         return self.selected_revision(self.stable())
 
-    def live_endpoints(self) -> dict[str, int]:
-        """Ready pods matched by the stable Service's selector, per revision."""
-        stable = self.stable()
-        if stable is None or not stable.selector:
+    def live_endpoints(self, service: FakeService | None = None) -> dict[str, int]:
+        """Ready pods matched by a Service's selector (the stable one's by default), per
+        revision."""
+        service = service or self.stable()
+        if service is None or not service.selector:
             return {}
         out: dict[str, int] = {}
         for dep in self.deployments.values():
             if dep.deleting or dep.ready <= 0:
                 continue
-            if all(dep.pod_labels.get(k) == v for k, v in stable.selector.items()):
+            if all(dep.pod_labels.get(k) == v for k, v in service.selector.items()):
                 out[dep.revision] = dep.ready
         return out
 
     def sync_endpoints(self) -> None:
         self._endpoints = self.live_endpoints()
+        preview = self.services.get("shop-preview")
+        self._preview_endpoints = self.live_endpoints(preview) if preview else {}
+        self._routed = {name: self.selected_revision(svc) for name, svc in self.services.items()}
 
     def resolve(self, url: str) -> str | None:
         """The revision whose ready pods a URL reaches, or None (connection refused)."""
         host = urlsplit(url).hostname or ""
         for svc in self.services.values():
             if host in (svc.cluster_ip, f"{svc.name}.{self.namespace}.svc"):
-                revision = self.selected_revision(svc)
+                revision = self._routed.get(svc.name, self.selected_revision(svc))
                 dep = self.deployments.get(revision or "")
                 if dep is None or dep.deleting or dep.ready <= 0:
                     return None
@@ -480,6 +488,7 @@ class World:
             stable=service_state(self.stable_name),
             preview=service_state("shop-preview"),
             stable_endpoints=dict(self._endpoints),
+            preview_endpoints=dict(self._preview_endpoints),
             jobs={
                 j.name: JobState(
                     name=j.name,
@@ -1085,6 +1094,15 @@ class ReleaseView(World):
             if svc.selector.get(names.RELEASE_LABEL) != self.name:
                 return None
             revision = svc.selector.get(names.REVISION_LABEL)
+            synced = self.ns.slices.get(svc.name)
+            if synced is not None:
+                # Traffic goes where the slices point, which lag behind the selector;
+                # of several revisions the worst case: one the selector left.
+                routed = sorted(
+                    {rev for (rel, rev), n in synced.items() if rel == self.name and n > 0},
+                    key=lambda rev: rev == revision,
+                )
+                revision = routed[0] if routed else None
             dep = self.deployments.get(revision or "")
             if dep is None or dep.deleting or dep.ready <= 0:
                 return None
@@ -1124,6 +1142,7 @@ class ReleaseView(World):
         slices = self.lagging_endpoints()
         self._endpoints = {rev: n for (rel, rev), n in slices.items() if rel == self.name}
         unknown = sum(n for (rel, _), n in slices.items() if rel != self.name)
+        preview_slices = self.ns.slices.get(self.preview_name, {})
 
         def service_state(name: str) -> ServiceState | None:
             svc = self.services.get(name)
@@ -1146,6 +1165,12 @@ class ReleaseView(World):
             preview=service_state(self.preview_name),
             stable_endpoints=dict(self._endpoints),
             stable_unknown_endpoints=unknown,
+            preview_endpoints={
+                rev: n for (rel, rev), n in preview_slices.items() if rel == self.name
+            },
+            preview_unknown_endpoints=sum(
+                n for (rel, _), n in preview_slices.items() if rel != self.name
+            ),
             jobs={
                 j.name: JobState(
                     name=j.name,
