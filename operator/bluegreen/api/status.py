@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from bluegreen.api.conditions import CONDITION_ORDER
 from bluegreen.api.enums import Phase
-from bluegreen.api.human_actions import ActionVerb
+from bluegreen.api.human_actions import MAX_ACTION_CHARS, ActionVerb
 from bluegreen.api.schema import doc, item_doc
 from bluegreen.api.status_parts import (
     ActiveRevision,
@@ -107,7 +107,12 @@ class LastAction:
     """The last human action consumed from the ``bluegreen.dev/action`` annotation."""
 
     action: str = field(metadata=doc(f"The action ({', '.join(ActionVerb)})."))
-    raw: str = field(metadata=doc("The annotation's value as written."))
+    raw: str = field(
+        metadata=doc(
+            f"The annotation's value as written; one over {MAX_ACTION_CHARS} characters "
+            "as its start, its length and a digest."
+        )
+    )
     time: str = field(metadata=doc("When it was consumed (RFC 3339)."))
     result: str = field(metadata=doc("What the operator did with it."))
     revision: str = field(default="", metadata=doc("The revision it applied to."))
