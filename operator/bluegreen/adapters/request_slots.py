@@ -19,10 +19,14 @@ import itertools
 from enum import IntEnum
 from typing import Any
 
+from bluegreen.adapters.api_paths import resource_of, verb_of
+from bluegreen.api.v1alpha1 import PLURAL
+
 
 class Priority(IntEnum):
     PROGRESS = 0
-    """A release's status: what its step did; its next step waits for it."""
+    """A release's status: what its step did; its next step waits for it. Also a
+    fresh read of the release itself, which a step waits for."""
     WORK = 1
     """Reads and writes of the objects a release is made of."""
     BEST_EFFORT = 2
@@ -31,6 +35,10 @@ class Priority(IntEnum):
 
 def priority_of(method: str, path: str) -> Priority:
     if method in ("PATCH", "PUT") and path.endswith("/status"):
+        return Priority.PROGRESS
+    if resource_of(path) == PLURAL and verb_of(method, path) == "get":
+        # A fresh read of one release: the status write's re-read after a conflict,
+        # or the check before its action annotation is cleared. Both sit in a step.
         return Priority.PROGRESS
     if method == "POST" and path.endswith("/events"):
         return Priority.BEST_EFFORT
