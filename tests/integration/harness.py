@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,10 +27,28 @@ REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
+_PICKED_PORTS: set[int] = set()
+_PORTS = range(20000, 30000)
+"""Below the kernel's ephemeral range (32768-60999 on Linux) and the NodePort range
+(30000-32767): a port the kernel picked for us is free only until something binds
+it, and every outgoing connection takes such ports. A CI run lost the operator's
+liveness port that way, between this pick and the operator's bind."""
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on every address now, that no outgoing connection will take."""
+    for _ in range(500):
+        port = random.choice(_PORTS)
+        if port in _PICKED_PORTS:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        _PICKED_PORTS.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def wait_for(
