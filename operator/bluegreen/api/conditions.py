@@ -77,6 +77,9 @@ class Reason(StrEnum):
     CONTAINERS_RESTARTING = "ContainersRestarting"
     """Containers of a revision restarted after it became available (a crash loop)."""
     SWITCH_TIMEOUT = "SwitchTimeout"
+    PREVIEW_NOT_SETTLED = "PreviewNotSettled"
+    """The preview Service did not come to reach the candidate alone in time: smoke
+    checks through it would have reached other pods, so none ran."""
     RELEASE_FAILED = "ReleaseFailed"
     MANUAL_ROLLBACK = "ManualRollback"
     SPEC_REVERTED = "SpecReverted"

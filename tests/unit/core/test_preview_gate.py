@@ -4,9 +4,10 @@ and a check sent before would credit the candidate with another revision's answe
 
 from __future__ import annotations
 
+from bluegreen.api.conditions import Reason
 from bluegreen.core import names
 from bluegreen.core.actions import PatchSelector, RunHttpCheck
-from bluegreen.core.decide.candidate import PREVIEW_SETTLING
+from bluegreen.core.decide.preview_gate import PREVIEW_SETTLING
 from bluegreen.core.status import Phase
 
 from .world import Release, http_check, make_spec, revision_of
@@ -68,3 +69,23 @@ def test_checks_with_their_own_url_do_not_wait_for_the_preview() -> None:
     release.step()
     assert _checks_of(release, revision_of(release.spec)), "a check naming its URL goes at once"
     assert release.status.message != PREVIEW_SETTLING
+
+
+def test_a_preview_that_never_settles_fails_the_candidate_and_leaves_traffic() -> None:
+    """Pods of another owner carrying the candidate's labels (or slices that never
+    follow) must not hold the release in Verifying without end, nor let a check
+    through: past the switch timeout the candidate fails, and v1 keeps serving."""
+    release = _candidate_ready_with_preview_on_v1([http_check("home")])
+    v1 = release.world.stable_revision()
+    v2 = revision_of(release.spec)
+    release.step()
+    assert release.status.message == PREVIEW_SETTLING
+    release.advance(60)
+    assert release.status.message == PREVIEW_SETTLING, "still within the switch timeout"
+    release.advance(61)
+    assert release.status.failed_revision == v2
+    assert "did not reach" in release.status.message
+    assert release.world.events[-1].reason == Reason.PREVIEW_NOT_SETTLED
+    assert not _checks_of(release, v2), "no check ran against the wrong pods"
+    assert release.world.stable_revision() == v1
+    assert not release.world.violations

@@ -16,12 +16,9 @@ from bluegreen.core import names
 from bluegreen.core.actions import CreateDeployment
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType
 from bluegreen.core.decide import hook_lifecycle, hooks, record
-from bluegreen.core.decide.checks import (
-    first_failure,
-    preview_reaches_only_desired,
-    run_checks,
-)
+from bluegreen.core.decide.checks import first_failure, run_checks
 from bluegreen.core.decide.cleanup import delete_unselected
+from bluegreen.core.decide.preview_gate import await_preview, preview_unsettled
 from bluegreen.core.decide.selectors import point_preview
 from bluegreen.core.decide.switch import switch
 from bluegreen.core.decide.view import ReleaseView
@@ -31,11 +28,9 @@ from bluegreen.core.observed import DeploymentState
 from bluegreen.core.status import Candidate, CheckStatus, Phase
 from bluegreen.core.timefmt import format_time
 
-PREVIEW_SETTLING = "waiting for the preview Service to reach the candidate alone"
-"""The message while smoke checks wait for the preview's EndpointSlices to follow it."""
-
 FAILURE_CONDITIONS = (
     (ConditionType.CHECKS_PASSED, "SmokeCheckFailed"),
+    (ConditionType.CHECKS_PASSED, Reason.PREVIEW_NOT_SETTLED),
     (ConditionType.CANDIDATE_READY, "ReadinessTimeout"),
     (ConditionType.CANDIDATE_READY, Reason.CONTAINERS_RESTARTING),
 )
@@ -96,10 +91,11 @@ def restarts_since_ready(deployment: DeploymentState | None, candidate: Candidat
 
 def _verify_and_gate(view: ReleaseView, draft: Draft, deployment: DeploymentState) -> None:
     """Smoke checks on the available candidate, then approval, then the switch."""
-    if not preview_reaches_only_desired(view, draft):
-        draft.set(phase=Phase.VERIFYING, message=PREVIEW_SETTLING)
-        draft.progress = ("Verifying", PREVIEW_SETTLING)
-        draft.wake_in(view.ctx.switch_confirm_requeue_seconds)
+    unsettled = preview_unsettled(view, draft)
+    if unsettled:
+        overdue = await_preview(view, draft, unsettled)
+        if overdue:
+            fail_candidate(view, draft, Reason.PREVIEW_NOT_SETTLED, overdue)
         return
     verdict = run_checks(view, draft, view.spec.smoke_checks, chk.SMOKE, view.desired)
     if verdict == chk.FAILED:

@@ -232,34 +232,6 @@ def _rerun_due(
     return False
 
 
-def preview_reaches_only_desired(view: ReleaseView, draft: Draft) -> bool:
-    """Smoke checks that go through the preview Service would reach the desired
-    revision's pods and no others.
-
-    The selector is moved in one step, but EndpointSlices and kube-proxy follow it
-    only later: a check sent in the step that moves it, or just after, can reach
-    the revision it pointed at before and credit the candidate with that one's
-    answers. So such checks start only once the preview's selector is observed on
-    the candidate and its EndpointSlices list ready pods of the candidate alone.
-    Checks that name their URL, and metric checks, do not go through it.
-    """
-    through = tuple(
-        c for c in view.spec.smoke_checks if c.metric is None and not (c.http and c.http.url)
-    )
-    if not through or chk.summary(through, draft.status.checks, chk.SMOKE, view.desired) in (
-        chk.PASSED,
-        chk.FAILED,
-    ):
-        return True
-    preview = view.observed.preview
-    if preview is None or not preview.usable:
-        return True  # nothing of ours to wait for: the checks report what they reach
-    if dict(preview.selector or {}) != view.selector(view.desired):
-        return False
-    reached = {r for r, n in view.observed.preview_endpoints.items() if n > 0}
-    return reached == {view.desired} and not view.observed.preview_unknown_endpoints
-
-
 def _url(view: ReleaseView, target: _CheckRun) -> str:
     """Smoke checks reach the candidate through the preview Service; hold checks, stable."""
     check, smoke = target.check, target.stage == chk.SMOKE
