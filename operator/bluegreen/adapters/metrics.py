@@ -42,6 +42,9 @@ its timeout) alike."""
 class Metrics:
     def __init__(self) -> None:
         self.registry: CollectorRegistry = _Registry()
+        self._shown_phases: dict[tuple[str, str], str] = {}
+        self._shown_deadlines: dict[tuple[str, str], tuple[str, float | None]] = {}
+        """What each release's phase and deadline series show now (``set_phase``)."""
         r = self.registry
         # What every Prometheus client exports: CPU, memory, open files, start time
         # (process_*), the interpreter (python_info) and its garbage collector.
@@ -186,6 +189,11 @@ class Metrics:
         return _timed(record)
 
     def set_phase(self, namespace: str, release: str, phase: str) -> None:
+        # Every step reports its phase; most keep it. Touching the series only on
+        # a change spares a thousand releases' steps a twentieth of their CPU.
+        if self._shown_phases.get((namespace, release)) == phase:
+            return
+        self._shown_phases[(namespace, release)] = phase
         for candidate in PHASES:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
         # Counters a release will move start at 0 in the first scrape that sees the
@@ -198,6 +206,9 @@ class Metrics:
 
     def set_deadline(self, namespace: str, release: str, phase: str, when: float | None) -> None:
         """One series per release at most: the deadline of the phase it is in now."""
+        if self._shown_deadlines.get((namespace, release)) == (phase, when):
+            return
+        self._shown_deadlines[(namespace, release)] = (phase, when)
         for candidate in PHASES:
             if candidate != phase or when is None:
                 try:
@@ -219,6 +230,8 @@ class Metrics:
         with contextlib.suppress(KeyError):
             self.switches.remove(namespace, release)
         self.set_deadline(namespace, release, "", None)
+        self._shown_phases.pop((namespace, release), None)
+        self._shown_deadlines.pop((namespace, release), None)
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         start_http_server(port, addr=address, registry=self.registry)

@@ -245,7 +245,7 @@ def plain_to_dict(value: Any, omit_empty: bool = False) -> dict[str, Any]:
     Enum members are written as their plain string: JSON and YAML writers alike
     must see only built-in types.
     """
-    out = {camel(f.name): _builtin(getattr(value, f.name)) for f in fields(value)}
+    out = {key: _builtin(getattr(value, name)) for name, key, _, _ in _layout(type(value))}
     if omit_empty:
         out = {k: v for k, v in out.items() if v != "" and v is not False}
     return out
@@ -254,12 +254,32 @@ def plain_to_dict(value: Any, omit_empty: bool = False) -> dict[str, Any]:
 def plain_from_dict(cls: type[_Plain], raw: Mapping[str, Any]) -> _Plain:
     """The inverse of ``plain_to_dict``; a missing key takes the field's default."""
     values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]  # cls is a dataclass type
+    for name, key, kind, default in _layout(cls):
+        value = raw.get(key)
+        values[name] = default if value is None else kind(value)
+    return cls(**values)
+
+
+_Layout = tuple[tuple[str, str, type, Any], ...]
+_LAYOUTS: dict[type, _Layout] = {}
+
+
+def _layout(cls: type) -> _Layout:
+    """Per field: its name, its camelCase key, its constructor and its default.
+
+    Computed once per class: every step reads and writes the whole status, and
+    deriving these again for each field of each record was a twentieth of the
+    operator's CPU with a thousand releases.
+    """
+    known = _LAYOUTS.get(cls)
+    if known is not None:
+        return known
+    layout = []
+    for f in fields(cls):
         kind = _KINDS[str(f.type)]
         default = f.default if f.default is not MISSING else kind()
-        value = raw.get(camel(f.name))
-        values[f.name] = default if value is None else kind(value)
-    return cls(**values)
+        layout.append((f.name, camel(f.name), kind, default))
+    return _LAYOUTS.setdefault(cls, tuple(layout))
 
 
 def drop_empty(values: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -10,8 +10,9 @@ text further while the encoded status is still over ``STATUS_BUDGET_BYTES``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from bluegreen.core.human_actions import record_of
 from bluegreen.core.status import (
@@ -53,12 +54,21 @@ def encoded_size(status: ReleaseStatus) -> int:
     ASCII-escaped JSON counts every non-ASCII character as 6 or 12 bytes (never
     less than UTF-8), and Go's encoder also escapes ``<``, ``>`` and ``&``.
     """
-    text = json.dumps(status.to_dict(), ensure_ascii=True, separators=(",", ":"))
+    return _encoded_size_of(status.to_dict())
+
+
+def _encoded_size_of(raw: Mapping[str, Any]) -> int:
+    text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"))
     return len(text) + 5 * sum(text.count(c) for c in _GO_ESCAPED)
 
 
 def bound_status(status: ReleaseStatus) -> ReleaseStatus:
     """``status`` with every list and free-text field bounded; pure and idempotent."""
+    return bound_status_dict(status)[0]
+
+
+def bound_status_dict(status: ReleaseStatus) -> tuple[ReleaseStatus, dict[str, Any]]:
+    """``bound_status`` and its ``to_dict()``, which measuring its size already built."""
     pruned = replace(
         status,
         checks=prune_checks(status),
@@ -68,12 +78,13 @@ def bound_status(status: ReleaseStatus) -> ReleaseStatus:
     )
     for cap in _SHRINKING_CAPS:
         bounded = _truncate_text(pruned, cap)
-        if encoded_size(bounded) <= STATUS_BUDGET_BYTES:
-            return bounded
+        raw = bounded.to_dict()
+        if _encoded_size_of(raw) <= STATUS_BUDGET_BYTES:
+            return bounded, raw
     # Only a status crafted to be huge gets here: keep what the state machine
     # needs (the in-flight revision's checks) and drop what only informs humans.
     in_flight = {status.revision, status.preview.revision if status.preview else ""}
-    return _truncate_text(
+    last = _truncate_text(
         replace(
             pruned,
             checks=tuple(c for c in pruned.checks if c.revision in in_flight),
@@ -86,6 +97,7 @@ def bound_status(status: ReleaseStatus) -> ReleaseStatus:
         ),
         _LAST_RESORT_CAP,
     )
+    return last, last.to_dict()
 
 
 def _live(status: ReleaseStatus) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from bluegreen.api.conditions import Reason
 from bluegreen.core.bounds import truncate
 from bluegreen.core.conditions import FALSE, TRUE, ConditionType, set_condition
-from bluegreen.core.status import ReleaseStatus
+from bluegreen.core.status import Condition, ReleaseStatus
 
 REASON = Reason.STATUS_REJECTED
 REFUSED_STATUS_CODES = frozenset({400, 413, 422})
@@ -47,8 +47,19 @@ def rejection_patch(
 
 
 def writes_refused(raw_status: Mapping[str, Any] | None, generation: int) -> bool:
-    """True when status records a refused write for this very generation."""
-    stalled = ReleaseStatus.from_dict(raw_status).condition(ConditionType.STALLED)
+    """True when status records a refused write for this very generation.
+
+    Asked before every step: only the conditions are read, not the whole status.
+    """
+    conditions = (raw_status or {}).get("conditions") or ()
+    stalled = next(
+        (
+            Condition.from_dict(c)
+            for c in conditions
+            if isinstance(c, Mapping) and c.get("type") == ConditionType.STALLED
+        ),
+        None,
+    )
     return (
         stalled is not None
         and stalled.status == TRUE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,13 @@ class NoDiffBase(kopf.DiffBaseStorage):
     """kopf keeps the last handled spec to diff it for update handlers, writing it to
     the release on every spec change; we have none (a daemon reads the spec itself,
     and deletion is detected from deletionTimestamp), so nothing is kept or written."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        # kopf deep-copies the whole release to build an essence at every event of it,
+        # only to diff it with the one fetched; with nothing fetched, none is needed.
+        return kopf.BodyEssence()
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         return None

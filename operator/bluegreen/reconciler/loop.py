@@ -19,7 +19,7 @@ from bluegreen.api.timefmt import format_time
 from bluegreen.core import actions as act
 from bluegreen.core import checks as chk
 from bluegreen.core import results, status_rejection
-from bluegreen.core.bounds import bound_status
+from bluegreen.core.bounds import bound_status_dict
 from bluegreen.core.context import ReleaseContext
 from bluegreen.core.deadlines import phase_deadline
 from bluegreen.core.decide import decide as core_decide
@@ -196,8 +196,8 @@ class Reconciler:
         no action for this generation: acting without recording would repeat the
         same steps forever.
         """
-        bounded = bound_status(status)
-        patch = merge_patch(dict(body.get("status") or {}), bounded.to_dict())
+        _, bounded = bound_status_dict(status)
+        patch = merge_patch(dict(body.get("status") or {}), bounded)
         if not patch:
             return
         meta = body["metadata"]

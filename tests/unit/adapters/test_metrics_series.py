@@ -56,6 +56,29 @@ def test_forget_removes_the_deadline() -> None:
     assert [('release="cart"' in line) for line in series(metrics)] == [True]
 
 
+def test_a_phase_shown_again_after_forget_and_after_other_phases() -> None:
+    metrics = Metrics()
+
+    def shown() -> list[str]:
+        lines = samples(metrics, 'bluegreen_release_phase{namespace="prod"')
+        return [line for line in lines if line.endswith(" 1.0")]
+
+    metrics.set_phase("prod", "shop", Phase.DEPLOYING)
+    metrics.set_deadline("prod", "shop", Phase.DEPLOYING, 5.0)
+    metrics.forget("prod", "shop")
+    assert shown() == [] and series(metrics) == []
+    metrics.set_phase("prod", "shop", Phase.DEPLOYING)
+    metrics.set_deadline("prod", "shop", Phase.DEPLOYING, 5.0)
+    assert len(shown()) == 1 and 'phase="Deploying"' in shown()[0], "a release seen again"
+    assert len(series(metrics)) == 1
+    metrics.set_phase("prod", "shop", Phase.HOLDING)
+    metrics.set_phase("prod", "shop", Phase.DEPLOYING)
+    metrics.set_deadline("prod", "shop", Phase.HOLDING, 6.0)
+    metrics.set_deadline("prod", "shop", Phase.DEPLOYING, 5.0)
+    assert len(shown()) == 1 and 'phase="Deploying"' in shown()[0]
+    assert len(series(metrics)) == 1 and 'phase="Deploying"' in series(metrics)[0]
+
+
 def samples(metrics: Metrics, prefix: str) -> list[str]:
     text = generate_latest(metrics.registry).decode()
     return [line for line in text.splitlines() if line.startswith(prefix)]

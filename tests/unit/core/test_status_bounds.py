@@ -13,6 +13,7 @@ from bluegreen.core.bounds import (
     STATUS_BUDGET_BYTES,
     TRUNCATED,
     bound_status,
+    bound_status_dict,
     encoded_size,
     prune_checks,
     truncate,
@@ -202,6 +203,8 @@ def test_any_text_fits(messages: list[str], repeat: int, checks: int) -> None:
         last_action=LastAction("unknown", text, "t", text),
     )
     assert stored_bytes(bound_status(status)) < LIMIT
+    bounded, written = bound_status_dict(status)
+    assert written == bounded.to_dict(), "the status written is the bounded one, exactly"
 
 
 # ------------------------------------------------------------------ refused writes
