@@ -112,11 +112,15 @@ def _as_stored(
         if c.type in stored
         and stored[c.type].status == c.status
         and stored[c.type].last_transition_time
+        and stored[c.type].last_transition_time != c.last_transition_time
         else c
         for c in conds
     )
     # Every condition speaks for this generation once this decision is written.
-    return tuple(replace(c, observed_generation=generation) for c in conds)
+    return tuple(
+        c if c.observed_generation == generation else replace(c, observed_generation=generation)
+        for c in conds
+    )
 
 
 def _why_not_reached(
