@@ -17,7 +17,7 @@ import kopf
 
 from bluegreen.adapters.health import serve_health
 from bluegreen.adapters.json_logs import configure_logging
-from bluegreen.adapters.kube_rest import KubeRest, make_api_client
+from bluegreen.adapters.kube_rest import KubeRest, make_api_client, user_agent
 from bluegreen.adapters.leader_election import Fence, LeaderElector
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.config import OperatorConfig, parse_config
@@ -81,6 +81,7 @@ async def _elect(
     async def make_rest() -> KubeRest:
         # Called on the election's own thread: the client belongs to its loop.
         api = await make_api_client(config.kubeconfig)
+        api.user_agent = user_agent(config.shard_index, config.shards)
         return KubeRest(api, on_response=metrics.count_request)
 
     elector = LeaderElector(

@@ -34,6 +34,13 @@ def _version() -> str:
 
 JSON = dict[str, Any]
 USER_AGENT = f"bluegreen-operator/{_version()}"
+
+
+def user_agent(shard_index: int = 0, shards: int = 1) -> str:
+    """The operator's user agent; with shards, which one: the audit log tells them apart."""
+    return USER_AGENT if shards <= 1 else f"{USER_AGENT} (shard {shard_index} of {shards})"
+
+
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 WATCH_READ_TIMEOUT = 120.0

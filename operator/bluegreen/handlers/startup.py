@@ -17,7 +17,7 @@ from bluegreen.adapters.http_checks import HttpChecker, own_addresses
 from bluegreen.adapters.infrastructure import Infrastructure
 from bluegreen.adapters.kube import Kube
 from bluegreen.adapters.kube_infrastructure import KubeInfrastructure
-from bluegreen.adapters.kube_rest import USER_AGENT, KubeRest, make_api_client
+from bluegreen.adapters.kube_rest import KubeRest, make_api_client, user_agent
 from bluegreen.adapters.leader_election import Fence
 from bluegreen.adapters.metrics import Metrics
 from bluegreen.adapters.prometheus import Prometheus
@@ -74,10 +74,7 @@ async def configure(
         may_write=lambda: fence.leading,
         on_response=metrics.count_request,
     )
-    agent = USER_AGENT
-    if config.shards > 1:
-        # The audit log then shows which shard made each request.
-        agent = f"{USER_AGENT} (shard {config.shard_index} of {config.shards})"
+    agent = user_agent(config.shard_index, config.shards)
     rest.api.user_agent = agent
     wakeups = Wakeups()
     # Every replica keeps its caches warm, leader or not: a new leader acts at once.

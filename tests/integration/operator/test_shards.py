@@ -132,10 +132,19 @@ def test_each_namespace_has_one_shard_and_a_count_change_pauses_all(
             print(f"--- {replica.log}\n{replica.log.read_text()[-2000:]}")
 
     writers: dict[str, set[str]] = defaultdict(set)
+    lease_writers: set[str] = set()
     for event in audit_events(audit, "bluegreen-operator/", started, datetime.now(UTC)):
         space = (event.get("objectRef") or {}).get("namespace")
         if event.get("verb") in WRITES and space in spaces:
             writers[str(space)].add(str(event.get("userAgent")))
+        if event.get("verb") in WRITES and (event.get("objectRef") or {}).get("resource") == (
+            "leases"
+        ):
+            lease_writers.add(str(event.get("userAgent")))
+    assert lease_writers, "the shards wrote their Leases"
+    assert all(" (shard " in agent for agent in lease_writers), (
+        f"every Lease write names its shard: {lease_writers}"
+    )
     assert set(writers) == set(spaces), "every namespace was written by some shard"
     for space, agents in writers.items():
         owner = shard_of(space, 2)

@@ -24,6 +24,7 @@ from bluegreen.adapters.kube_connection import (
     load_credentials,
     shared_credentials,
 )
+from bluegreen.adapters.kube_rest import USER_AGENT, user_agent
 
 CA = "-----BEGIN CERTIFICATE-----\nnot-a-real-ca\n-----END CERTIFICATE-----\n"
 
@@ -268,3 +269,11 @@ async def test_sessions_share_one_token_per_kubeconfig(tmp_path: Path) -> None:
     for _ in range(5):
         assert await shared_credentials(path).bearer() == "shared"
     assert len((tmp_path / "runs").read_text().splitlines()) == 1
+
+
+def test_each_shard_names_itself_to_the_api_server() -> None:
+    assert user_agent() == USER_AGENT == user_agent(0, 1)
+    agents = {user_agent(index, 3) for index in range(3)}
+    assert len(agents) == 3, "the audit log tells the shards apart"
+    assert all(a.startswith(USER_AGENT + " ") for a in agents)
+    assert user_agent(2, 3).endswith("(shard 2 of 3)")
