@@ -106,6 +106,10 @@ def breakdown(rows: list[dict[str, Any]], trace: Trace) -> dict[str, Any]:
     slowest = sorted(parts, key=lambda p: p["total"])[-max(1, len(parts) // 100) :]
     return {
         "changes": len(parts),
+        # A trace of steps that failed (or of probes that did) times the failures and
+        # their retries, not the operator's work: these must be 0 to read the rest.
+        "failed_reconciles": sum(1 for e in trace if e["kind"] == "reconcile" and e.get("error")),
+        "failed_probes": sum(1 for e in trace if e.get("probe_error")),
         "summary_ms": {
             key: summary([p[key] for p in parts]) for key in (*PARTS, "total", "loop_lag")
         },

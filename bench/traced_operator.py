@@ -55,13 +55,11 @@ def timed(
                 error = type(err).__name__
                 raise
             finally:
-                emit(
-                    kind,
-                    start=start,
-                    end=time.monotonic(),
-                    error=error,
-                    **describe(*args, **kwargs),
-                )
+                try:
+                    fields = describe(*args, **kwargs)
+                except Exception as err:  # a probe must never change what it measures
+                    fields = {"probe_error": repr(err)}
+                emit(kind, start=start, end=time.monotonic(), error=error, **fields)
 
         return probe
 
@@ -141,7 +139,9 @@ def install() -> None:
 
     Reconciler.reconcile = timed("reconcile", reconcile_fields)(Reconciler.reconcile)  # type: ignore[method-assign]
 
-    def step_fields(_self: Any, body: Any, stored: Any, status: Any) -> dict[str, Any]:
+    def step_fields(
+        _self: Any, body: Any, stored: Any, status: Any, *_: Any, **__: Any
+    ) -> dict[str, Any]:
         meta = body["metadata"]
         return {"name": meta["name"], "phase_before": stored.phase, "phase": status.phase}
 

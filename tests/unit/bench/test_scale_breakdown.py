@@ -66,3 +66,16 @@ def test_the_summary_covers_v2_changes_and_names_the_slowest_parts() -> None:
     # b waited 0.7 s for its wake-up; the slowest 1% is b alone.
     assert got["slowest_mean_ms"]["to_wake"] == pytest.approx(700.0)
     assert got["slowest_mean_ms"]["loop_lag"] == pytest.approx(300.0)
+
+
+def test_failed_steps_and_probes_are_counted_so_a_broken_trace_shows() -> None:
+    trace = [
+        *_trace("a"),
+        {"kind": "reconcile", "start": 10.4, "end": 10.95, "name": "a", "error": "TypeError"},
+        {"kind": "reconcile", "start": 11.4, "end": 11.5, "name": "a", "error": ""},
+        {"kind": "step", "start": 10.9, "end": 10.95, "error": "", "probe_error": "TypeError()"},
+    ]
+    rows = [{"release": "a", "version": "v2", "t_available": 10.0, "t_switched": 11.0}]
+    got = breakdown(rows, trace)
+    assert (got["failed_reconciles"], got["failed_probes"]) == (1, 1)
+    assert breakdown(rows, _trace("a"))["failed_reconciles"] == 0
