@@ -36,21 +36,28 @@ def namespace(k: Kubectl) -> Iterator[str]:
 @pytest.fixture
 def operator(cluster: Cluster, k: Kubectl, namespace: str, tmp_path: Path) -> Iterator[Operator]:
     """The operator as a real process, creating Services through plain API calls."""
-    process = Operator(
-        cluster.env,
-        namespace,
-        tmp_path / "operator.log",
-        "--infrastructure",
-        "kubernetes",
-        "--drift-interval",
-        "0",
-    )
-    process.start()
-    wait_for("operator metrics endpoint", lambda: _up(process), timeout=30)
+    process = started_operator(cluster, namespace, tmp_path / "operator.log")
     yield process
     process.kill()
     print(f"operator log: {process.log}")
     print(process.log.read_text()[-3000:])
+
+
+def started_operator(cluster: Cluster, namespace: str, log: Path, *extra: str) -> Operator:
+    """The operator with Services through plain API calls, ``extra`` flags, serving."""
+    process = Operator(
+        cluster.env,
+        namespace,
+        log,
+        "--infrastructure",
+        "kubernetes",
+        "--drift-interval",
+        "0",
+        *extra,
+    )
+    process.start()
+    wait_for("operator metrics endpoint", lambda: _up(process), timeout=30)
+    return process
 
 
 def _up(process: Operator) -> bool:

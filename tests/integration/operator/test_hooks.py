@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Cluster
+from tests.integration.conftest import started_operator
 from tests.integration.harness import App, Kubectl, Operator, Release, release, wait_for
 
 NAME = "shop"
@@ -179,17 +180,7 @@ def test_a_restart_mid_job_follows_the_same_job(
     name and the release goes on with that one Job (never a second run)."""
 
     def start() -> Operator:
-        process = Operator(
-            cluster.env,
-            namespace,
-            tmp_path / "operator.log",
-            "--infrastructure",
-            "kubernetes",
-            "--drift-interval",
-            "0",
-        )
-        process.start()
-        return process
+        return started_operator(cluster, namespace, tmp_path / "operator.log")
 
     first = start()
     try:

@@ -14,37 +14,20 @@ import pytest
 from bluegreen.api.enums import CheckStage
 from bluegreen.core.revision import compute_revision
 from tests.conftest import Cluster
+from tests.integration.conftest import started_operator
 from tests.integration.harness import Kubectl, Operator, Release, release, wait_for
 
 NAME = "gated"
-SWITCH_TIMEOUT_SECONDS = 15
+SWITCH_TIMEOUT = 15
 
 
 @pytest.fixture
 def short_timeout_operator(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Operator]:
-    process = Operator(
-        cluster.env,
-        namespace,
-        tmp_path / "operator.log",
-        "--infrastructure",
-        "kubernetes",
-        "--drift-interval",
-        "0",
-        "--switch-timeout",
-        str(SWITCH_TIMEOUT_SECONDS),
-    )
-    process.start()
-    wait_for("operator metrics endpoint", lambda: serving_metrics(process), timeout=30)
+    log = tmp_path / "operator.log"
+    process = started_operator(cluster, namespace, log, "--switch-timeout", str(SWITCH_TIMEOUT))
     yield process
     process.kill()
-    print(process.log.read_text()[-3000:])
-
-
-def serving_metrics(process: Operator) -> bool:
-    try:
-        return "bluegreen_" in process.metrics()
-    except OSError:
-        return False
+    print(log.read_text()[-3000:])
 
 
 def look_alike_pod(namespace: str, revision: str) -> dict[str, Any]:
@@ -99,7 +82,7 @@ def test_a_look_alike_pod_in_the_preview_fails_the_candidate_without_a_check(
         "bluegreen.dev/revision": revision,
     }
 
-    stalled = rel.wait_condition("Stalled", timeout=SWITCH_TIMEOUT_SECONDS + 60)
+    stalled = rel.wait_condition("Stalled", timeout=SWITCH_TIMEOUT + 60)
     assert stalled["reason"] == "PreviewNotSettled", stalled
     assert "no smoke check ran" in stalled["message"], stalled
     assert "1 others" in stalled["message"], "the look-alike's endpoint is named in the count"
