@@ -229,9 +229,10 @@ def run(
         "targets": TARGETS,
         "load_average_at_start": load_at_start,
         "load_average_at_end": load_at_end,
-        # The traced pass keeps its rows: bench.scale_breakdown splits them with the trace
+        # Every pass keeps its rows, so a tail can be placed in time and by release;
+        # bench.scale_breakdown splits a traced pass's rows with its trace
         # (python -m bench.scale_breakdown <this file> <the trace>).
-        **({"rows": rows} if trace is not None else {}),
+        "rows": rows,
     }
 
 
@@ -423,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = "trace" if trace is not None else "bluegreen"
     name = f"compare-{kind}-{args.releases}-r{args.replicas}-s{args.shards}.json"
     (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("requests", "rows")}, indent=1))
     return 0
 
 

@@ -18,9 +18,11 @@ runs 100. Each release appends a line to ``.chaos/live-traffic.jsonl``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,6 +160,7 @@ def test_releases_and_rollbacks_under_random_faults_lose_no_request(
     watcher = InvariantWatcher(chaos.api, chaos.namespace, NAME).start()
     RESULTS.parent.mkdir(exist_ok=True)
     wrong: list[str] = []
+    explained: list[dict[str, Any]] = []
     budget = 120 + RELEASES * 90.0
     # Two workers, about 100 requests a second in all: every switch is sampled
     # densely, and a 100-release run stays within the generator's request bound.
@@ -195,7 +198,7 @@ def test_releases_and_rollbacks_under_random_faults_lose_no_request(
                 last_good = str(ended["active"]["revision"])
             failed = [s for s in load.samples if s.start >= started and not s.ok]
             if failed:
-                _explain(number, failed, injected, watcher)
+                explained.append(_explain(number, plan, failed, injected, watcher))
             _record(
                 number,
                 plan,
@@ -224,11 +227,17 @@ def test_releases_and_rollbacks_under_random_faults_lose_no_request(
     print(f"[live traffic] {summary}")
     assert wrong == [], wrong
     assert violations == [], violations
-    assert failures == [], [(s.start, s.error, s.status) for s in failures[:10]]
+    assert failures == [], {"failed": [(s.start, s.error) for s in failures[:10]], "why": explained}
 
 
-def _explain(number: int, failed: list[Sample], injected: float, watcher: InvariantWatcher) -> None:
-    """Failed requests next to the fault and the selector moves: what they coincide with."""
+def _explain(
+    number: int, plan: Plan, failed: list[Sample], injected: float, watcher: InvariantWatcher
+) -> dict[str, Any]:
+    """Failed requests next to the fault, the selector moves and kube-proxy's rule syncs.
+
+    Written to the results and shown by the test's assertion, so that a failure in
+    a run nobody watched still says what it coincided with.
+    """
     with watcher.lock:
         moves = [
             (round(t - injected, 2), r)
@@ -239,16 +248,50 @@ def _explain(number: int, failed: list[Sample], injected: float, watcher: Invari
     for sample in failed:
         kind = (sample.error or f"HTTP {sample.status}").split(":")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
+    # Samples are timed on the monotonic clock, kube-proxy's log on the wall clock.
+    wall_offset = time.time() - time.monotonic()
     line = {
         "release": number,
+        "plan": dataclasses.asdict(plan),
         "failures": kinds,
         "first_s": round(failed[0].start - injected, 2),
         "last_s": round(failed[-1].start - injected, 2),
+        "failed_at_s": [round(s.start - injected, 2) for s in failed[:10]],
+        "took_s": [round(s.end - s.start, 2) for s in failed[:10]],
         "selector_moves_s": moves,
         "errors": sorted({s.error or str(s.status) for s in failed})[:5],
+        "load_average": os.getloadavg(),
+        "kube_proxy_syncs_s": [
+            round(at - wall_offset - injected, 2)
+            for at in _kube_proxy_syncs()
+            if failed[0].start - 10 <= at - wall_offset <= failed[-1].end + 10
+        ],
     }
     with Path(RESULTS).open("a") as out:
         out.write(json.dumps(line) + "\n")
+    return line
+
+
+KUBE_PROXY_SYNC = re.compile(r"^I(\d\d)(\d\d) (\d\d):(\d\d):(\d\d\.\d+) .*SyncProxyRules complete")
+
+
+def _kube_proxy_syncs() -> list[float]:
+    """When kube-proxy on the real node finished writing its rules (epoch seconds)."""
+    log = _cluster_dir() / "node" / "logs" / "kube-proxy.log"
+    try:
+        lines = log.read_text(errors="replace").splitlines()[-20000:]
+    except OSError:
+        return []
+    year = time.localtime().tm_year
+    syncs = []
+    for text in lines:
+        found = KUBE_PROXY_SYNC.match(text)
+        if found:
+            month, day, hour, minute, second = found.groups()
+            # klog writes local time, without the year.
+            fields = (year, int(month), int(day), int(hour), int(minute), 0, 0, 0, -1)
+            syncs.append(time.mktime(fields) + float(second))
+    return syncs
 
 
 def _record(
