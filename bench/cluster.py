@@ -106,6 +106,10 @@ class Recorder:
         self._watches: list[watch.Watch] = []
         self._stopping = False
         self._started = {"deployment": False, "service": False, "release": False}
+        # Each re-list after the first, by kind, with when (monotonic): what changed
+        # while the watch was down is seen late or not at all, so a figure taken
+        # across a re-list is suspect.
+        self.relists: list[tuple[str, float]] = []
 
     def start(self) -> None:
         apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
@@ -139,6 +143,8 @@ class Recorder:
             w = watch.Watch()  # type: ignore[no-untyped-call]
             self._watches.append(w)
             if version is None:
+                if self._started[kind]:
+                    self.relists.append((kind, time.monotonic()))
                 version = self._list(kind, func, args)
             self._started[kind] = True
             try:

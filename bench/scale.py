@@ -212,6 +212,9 @@ def run(
             [r["t_switched"] - r["t_spec"] for r in rows if r.get("t_switched") is not None]
         ),
         "missing_rows": sum(1 for r in rows if r.get("available_to_switch") is None),
+        # The bench's own watches listing again (seconds after v2 was sent): a switch
+        # that happened while one was down is timed at the next event that shows it.
+        "bench_relists": [(kind, round(at - started, 1)) for kind, at in recorder.relists],
         "requests_per_release": round(total / count, 2),
         "requests": {f"{verb} {resource}": n for (verb, resource), n in requests.items()},
         "operator_cpu_s_per_release": round(operator_cpu / count, 4),
