@@ -20,6 +20,7 @@ from prometheus_client import (
     ProcessCollector,
     start_http_server,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import RestrictedRegistry
 
 from bluegreen.api.enums import (
@@ -219,17 +220,19 @@ class Metrics:
             self.deadline.labels(namespace, release, phase).set(when)
 
     def forget(self, namespace: str, release: str) -> None:
-        for candidate in PHASES:
-            try:
-                self.phase.remove(namespace, release, candidate)
-            except KeyError:
-                continue
-        for outcome in OUTCOMES:
-            with contextlib.suppress(KeyError):
-                self.releases.remove(namespace, release, outcome)
-        with contextlib.suppress(KeyError):
-            self.switches.remove(namespace, release)
-        self.set_deadline(namespace, release, "", None)
+        """Drop every series of a release that is gone (or no longer this shard's).
+
+        Every family labelled by release, present and future: a series left behind
+        would keep a deleted release's phase on dashboards, a release that moved to
+        another shard would be counted twice, and each short-lived release (one per
+        pull request, say) would grow the scrape for the life of the process.
+        """
+        labels = {"namespace": namespace, "release": release}
+        for family in vars(self).values():
+            if isinstance(family, MetricWrapperBase):
+                # A family without both labels refuses them: it is not per release.
+                with contextlib.suppress(ValueError):
+                    family.remove_by_labels(labels)
         self._shown_phases.pop((namespace, release), None)
         self._shown_deadlines.pop((namespace, release), None)
 

@@ -56,21 +56,29 @@ class ReleaseLoops:
         item = self.releases.get(namespace, name)
         key = (namespace, name)
         if item is None or item["metadata"].get("deletionTimestamp"):
+            # Gone from the cache (deleted, or now another shard's): once its loop
+            # stopped, nothing here speaks of it any more. A release being deleted is
+            # forgotten by its finalizer, which still reports on the cleanup.
+            gone = item is None
             if key in self.loops and key not in self._stopping:
                 self._stopping.add(key)
-                stopper = asyncio.create_task(self.stop(namespace, name))
+                stopper = asyncio.create_task(self.stop(namespace, name, forget=gone))
                 self._stoppers.add(stopper)
                 stopper.add_done_callback(self._stoppers.discard)
+            elif gone and key not in self.loops:
+                self.reconciler.forget(namespace, name)
         elif key not in self.loops or self.loops[key].done():
             self.loops[key] = asyncio.create_task(
                 self._run(namespace, name), name=f"release/{namespace}/{name}"
             )
 
-    async def stop(self, namespace: str, name: str) -> None:
+    async def stop(self, namespace: str, name: str, forget: bool = False) -> None:
         """Stop one loop; its step in flight gets a short grace, then is cancelled.
 
         Any instant is a safe one to stop at (every step is idempotent, all
-        progress is in the status); the grace only spares a step's work.
+        progress is in the status); the grace only spares a step's work. With
+        ``forget``, what the process keeps of the release goes once the loop is
+        stopped, unless the release came back meanwhile.
         """
         key = (namespace, name)
         task = self.loops.get(key)
@@ -86,6 +94,8 @@ class ReleaseLoops:
         finally:
             self.loops.pop(key, None)
             self._stopping.discard(key)
+            if forget and self.releases.get(namespace, name) is None:
+                self.reconciler.forget(namespace, name)
 
     async def close(self) -> None:
         self._ready = False  # news arriving while the caches close starts nothing

@@ -298,6 +298,9 @@ class Reconciler:
         cleanup = Cleanup(self.executor, self.clock())
         await cleanup.run(self.context(body), body, budget or CleanupBudget())
         meta = body["metadata"]
-        namespace, name = str(meta["namespace"]), str(meta["name"])
+        self.forget(str(meta["namespace"]), str(meta["name"]))
+
+    def forget(self, namespace: str, name: str) -> None:
+        """What this process keeps of a release that is gone, or no longer its shard's."""
         self.refused_writes.pop((namespace, name), None)
         self.metrics.forget(namespace, name)

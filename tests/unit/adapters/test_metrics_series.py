@@ -258,3 +258,57 @@ def test_the_readme_table_names_every_series() -> None:
     for family in Metrics().registry.collect():
         exported.add(f"{family.name}_total" if family.type == "counter" else family.name)
     assert exported == documented
+
+
+def _every_release_series(metrics: Metrics, namespace: str, release: str) -> None:
+    """Everything a release moves in its life, through the methods the operator calls."""
+    metrics.set_phase(namespace, release, Phase.HOLDING)
+    metrics.set_deadline(namespace, release, Phase.HOLDING, 1_800_000_000.0)
+    metrics.count_check(namespace, release, CheckStage.HOLD, CheckKind.HTTP, CheckResult.FAILED)
+    with metrics.reconciling(namespace, release):
+        pass
+    with metrics.terraform_running(namespace, release, InfrastructureOperation.APPLY):
+        pass
+    metrics.switches.labels(namespace, release).inc()
+    metrics.switch_latency.labels(namespace).observe(0.1)
+    metrics.rollbacks.labels(namespace, release, "HoldCheckFailed").inc()
+    metrics.reconcile_errors.labels(namespace, release).inc()
+    metrics.release_duration.labels(namespace).observe(30)
+
+
+def _releases_shown(metrics: Metrics) -> dict[str, set[str]]:
+    """Release label value -> the families that carry it."""
+    shown: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
+        for sample in family.samples:
+            if "release" in sample.labels:
+                shown.setdefault(sample.labels["release"], set()).add(family.name)
+    return shown
+
+
+def test_a_release_forgotten_leaves_no_series_of_its_own_in_any_family() -> None:
+    # A series left behind shows a deleted release's phase on dashboards forever, or
+    # twice once the release moved to another shard; each short-lived release would
+    # grow every scrape for the life of the process.
+    metrics = Metrics()
+    _every_release_series(metrics, "prod", "shop")
+    _every_release_series(metrics, "prod", "cart")
+    _every_release_series(metrics, "stage", "shop")
+    before = _releases_shown(metrics)
+    assert len(before["shop"]) >= 8, before  # every per-release family was exercised
+    metrics.forget("prod", "shop")
+    text = generate_latest(metrics.registry).decode()
+    assert not [
+        line
+        for line in text.splitlines()
+        if 'namespace="prod",' in line and 'release="shop"' in line
+    ]
+    after = _releases_shown(metrics)
+    assert after["cart"] == before["cart"], "another release keeps all of its series"
+    assert after["shop"] == before["shop"], "the same name in another namespace is another release"
+    # Series by namespace alone are not one release's: they stay.
+    assert 'bluegreen_switch_latency_seconds_count{namespace="prod"}' in text
+    # Seen again, it starts over from zero, every counter present.
+    metrics.set_phase("prod", "shop", Phase.DEPLOYING)
+    again = samples(metrics, 'bluegreen_traffic_switches_total{namespace="prod",release="shop"}')
+    assert again == ['bluegreen_traffic_switches_total{namespace="prod",release="shop"} 0.0']

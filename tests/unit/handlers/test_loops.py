@@ -23,6 +23,7 @@ class Reconciles:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.fail_next = 0
+        self.forgotten: list[tuple[str, str]] = []
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         self.calls.append((namespace, name))
@@ -33,6 +34,9 @@ class Reconciles:
 
     def count(self, name: str) -> int:
         return sum(1 for _, n in self.calls if n == name)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.forgotten.append((namespace, name))
 
 
 def release(name: str, version: int, deleting: bool = False) -> dict[str, Any]:
@@ -106,6 +110,7 @@ async def test_news_wakes_the_loop_and_deletion_stops_it(
     arrive(caches, release("shop", 4, deleting=True))
     await asyncio.sleep(0.05)
     assert reconciles.count("shop") == steps, "a release being deleted gets no loop"
+    assert reconciles.forgotten == [], "its finalizer forgets it, after reporting the cleanup"
     await loops.close()
 
 
@@ -120,8 +125,27 @@ async def test_a_release_gone_from_the_cache_loses_its_loop(
     await until("two loops", lambda: reconciles.count("shop") and reconciles.count("cart"))
     leave(caches, release("cart", 2))
     await until("cart's loop gone", lambda: set(loops.loops) == {("team", "shop")})
+    # Its series and what else the process kept of it go with it (deleted by
+    # hand without its finalizer, or now another shard's).
+    assert reconciles.forgotten == [("team", "cart")]
     await loops.close()
     assert loops.loops == {}
+    assert reconciles.forgotten == [("team", "cart")], "closing forgets nothing"
+
+
+async def test_a_release_back_before_its_loop_stopped_is_not_forgotten(
+    world: tuple[Caches, Reconciles, ReleaseLoops],
+) -> None:
+    caches, reconciles, loops = world
+    synced(caches)
+    arrive(caches, release("shop", 1))
+    loops.start()
+    await until("a loop", lambda: reconciles.count("shop") == 1)
+    leave(caches, release("shop", 2))
+    arrive(caches, release("shop", 3))  # back (a shard count changed back) at once
+    await until("the old loop stopped", lambda: ("team", "shop") not in loops._stopping)
+    assert reconciles.forgotten == []
+    await loops.close()
 
 
 async def test_a_crashing_step_is_retried_with_backoff(
