@@ -7,7 +7,10 @@ behind every other release's new Deployments and behind Events nobody waits
 for: a candidate that became available would wait seconds for its own
 release's previous write before it could be switched. Work under way goes
 first: status writes, then every other request, then Events. Within a priority
-requests keep their order. A request is sent as soon as it holds a slot, so one
+requests keep their order. Strict priorities alone would let a flood of status
+writes hold back a Deployment's creation, or the Events, for as long as it lasts:
+one hand-over in ``FAIR_SHARE`` goes to the request that has waited longest,
+whatever its priority. A request is sent as soon as it holds a slot, so one
 still waiting has not left the process and can give up (``take``'s ``unless``).
 """
 
@@ -45,6 +48,11 @@ def priority_of(method: str, path: str) -> Priority:
     return Priority.WORK
 
 
+FAIR_SHARE = 8
+"""Every this many hand-overs of a slot to a waiting request, the longest-waiting
+request gets it: the others keep seven in eight, and none waits without end."""
+
+
 class SupersededError(Exception):
     """A request dropped before it was sent: news its caller waited for made it moot."""
 
@@ -56,6 +64,7 @@ class RequestSlots:
         self._free = size
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
+        self._handovers = 0
 
     def locked(self) -> bool:
         """True when a request would have to wait."""
@@ -75,12 +84,26 @@ class RequestSlots:
             raise
 
     def release(self) -> None:
+        if self._waiters:
+            self._handovers += 1
+            if self._handovers % FAIR_SHARE == 0 and self._hand_to_longest_waiting():
+                return
         while self._waiters:
             _, _, granted = heapq.heappop(self._waiters)
             if not granted.done():  # a cancelled waiter is skipped
                 granted.set_result(None)
                 return
         self._free += 1
+
+    def _hand_to_longest_waiting(self) -> bool:
+        pending = [waiter for waiter in self._waiters if not waiter[2].done()]
+        if not pending:
+            return False
+        oldest = min(pending, key=lambda waiter: waiter[1])
+        self._waiters.remove(oldest)
+        heapq.heapify(self._waiters)
+        oldest[2].set_result(None)
+        return True
 
 
 async def take(

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from bluegreen.adapters.request_slots import (
+    FAIR_SHARE,
     Priority,
     RequestSlots,
     SupersededError,
@@ -168,3 +169,50 @@ def test_a_cancelled_waiter_is_skipped_and_keeps_nothing() -> None:
 )
 def test_status_writes_go_first_and_events_last(method: str, path: str, priority: Priority) -> None:
     assert priority_of(method, path) == priority
+
+
+class Flood:
+    """Status writes that never stop coming: each one served queues another."""
+
+    def __init__(self, slots: RequestSlots, limit: int) -> None:
+        self.slots, self.limit = slots, limit
+        self.served: list[str] = []
+        self.pending: list[asyncio.Future[None]] = []
+
+    def send(self, label: str, priority: Priority) -> asyncio.Future[None]:
+        sent = asyncio.ensure_future(self._request(label, priority))
+        self.pending.append(sent)
+        return sent
+
+    async def _request(self, label: str, priority: Priority) -> None:
+        await self.slots.acquire(priority)
+        self.served.append(label)
+        if priority == Priority.PROGRESS and len(self.served) < self.limit:
+            self.send("status", priority)
+        await asyncio.sleep(0)  # the request's round trip
+        self.slots.release()
+
+
+def test_a_flood_of_higher_priorities_never_holds_an_event_back_for_good() -> None:
+    async def scenario() -> None:
+        slots = RequestSlots(1)
+        await slots.acquire()
+        flood = Flood(slots, limit=100)
+        event = flood.send("event", Priority.BEST_EFFORT)
+        create = flood.send("create", Priority.WORK)
+        for _ in range(3):
+            flood.send("status", Priority.PROGRESS)
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.wait_for(asyncio.gather(event, create), timeout=5)
+        served = flood.served
+        # The oldest waiter goes first at every FAIR_SHARE-th hand-over; otherwise
+        # priorities hold: the status writes keep most of the slot.
+        assert served.index("event") < FAIR_SHARE
+        assert served.index("create") < 2 * FAIR_SHARE
+        assert set(served[: served.index("event")]) == {"status"}
+        while flood.pending:
+            await flood.pending.pop()
+        assert not slots.locked()
+
+    asyncio.run(scenario())
