@@ -220,12 +220,12 @@ class Metrics:
             self.deadline.labels(namespace, release, phase).set(when)
 
     def forget(self, namespace: str, release: str) -> None:
-        """Drop every series of a release that is gone (or no longer this shard's).
+        """Drop every series of a release that is gone.
 
         Every family labelled by release, present and future: a series left behind
-        would keep a deleted release's phase on dashboards, a release that moved to
-        another shard would be counted twice, and each short-lived release (one per
-        pull request, say) would grow the scrape for the life of the process.
+        would keep a deleted release's phase on dashboards (and its alerts firing),
+        and each short-lived release (one per pull request, say) would grow the
+        scrape for the life of the process.
         """
         labels = {"namespace": namespace, "release": release}
         for family in vars(self).values():

@@ -56,7 +56,7 @@ class ReleaseLoops:
         item = self.releases.get(namespace, name)
         key = (namespace, name)
         if item is None or item["metadata"].get("deletionTimestamp"):
-            # Gone from the cache (deleted, or now another shard's): once its loop
+            # Gone from the cache (deleted without our finalizer, say): once its loop
             # stopped, nothing here speaks of it any more. A release being deleted is
             # forgotten by its finalizer, which still reports on the cleanup.
             gone = item is None

@@ -301,6 +301,6 @@ class Reconciler:
         self.forget(str(meta["namespace"]), str(meta["name"]))
 
     def forget(self, namespace: str, name: str) -> None:
-        """What this process keeps of a release that is gone, or no longer its shard's."""
+        """Drop what this process keeps of a release that is gone."""
         self.refused_writes.pop((namespace, name), None)
         self.metrics.forget(namespace, name)

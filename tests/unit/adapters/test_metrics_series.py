@@ -287,9 +287,9 @@ def _releases_shown(metrics: Metrics) -> dict[str, set[str]]:
 
 
 def test_a_release_forgotten_leaves_no_series_of_its_own_in_any_family() -> None:
-    # A series left behind shows a deleted release's phase on dashboards forever, or
-    # twice once the release moved to another shard; each short-lived release would
-    # grow every scrape for the life of the process.
+    # A series left behind shows a deleted release's phase on dashboards forever (and
+    # keeps its alerts firing); each short-lived release would grow every scrape for
+    # the life of the process.
     metrics = Metrics()
     _every_release_series(metrics, "prod", "shop")
     _every_release_series(metrics, "prod", "cart")

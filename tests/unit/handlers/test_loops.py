@@ -126,7 +126,7 @@ async def test_a_release_gone_from_the_cache_loses_its_loop(
     leave(caches, release("cart", 2))
     await until("cart's loop gone", lambda: set(loops.loops) == {("team", "shop")})
     # Its series and what else the process kept of it go with it (deleted by
-    # hand without its finalizer, or now another shard's).
+    # hand without its finalizer, say).
     assert reconciles.forgotten == [("team", "cart")]
     await loops.close()
     assert loops.loops == {}
@@ -142,7 +142,7 @@ async def test_a_release_back_before_its_loop_stopped_is_not_forgotten(
     loops.start()
     await until("a loop", lambda: reconciles.count("shop") == 1)
     leave(caches, release("shop", 2))
-    arrive(caches, release("shop", 3))  # back (a shard count changed back) at once
+    arrive(caches, release("shop", 3))  # back at once (a re-list, say)
     await until("the old loop stopped", lambda: ("team", "shop") not in loops._stopping)
     assert reconciles.forgotten == []
     await loops.close()
